@@ -1,0 +1,1 @@
+"""Components of the Kommander-style management cluster, one module each."""

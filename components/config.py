@@ -1,0 +1,626 @@
+"""The stack configuration: the one reader of ``pulumi.Config``.
+
+Everything the program needs from ``Pulumi.<stack>.yaml`` is parsed here into frozen,
+typed objects. Bad input is rejected before any resource is registered, with one
+message that names the key (``kommander:projects[2].name: 'Team_A' is not a valid
+DNS-1123 label``).
+
+:func:`parse` is pure (plain mappings in, :class:`StackConfig` out) so that tests and
+the automation driver validate stack files without a Pulumi engine; :func:`load`
+reads the live Pulumi config and calls it.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Annotated, Any, Literal, get_args, get_origin
+from urllib.parse import urlparse
+
+import pulumi
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+PROJECT = "kommander"
+
+#: The config keys of the project namespace (the contract in DESIGN.md, plus ``flux``).
+KEYS = (
+    "clusterName",
+    "namespaces",
+    "versions",
+    "flux",
+    "helmMirrorUrl",
+    "ingress",
+    "gitea",
+    "applicationsPath",
+    "apps",
+    "catalogs",
+    "workspaces",
+    "projects",
+    "protect",
+)
+
+#: Secret leaves: these fields must come from ``pulumi config set --secret``.
+SECRET_FIELDS = frozenset({"kubeconfig", "password", "identity", "knownHosts", "eabHmacKey"})
+
+
+class ConfigError(pulumi.RunError):
+    """Invalid stack configuration. The message names the key; Pulumi prints it without a traceback."""
+
+
+# --------------------------------------------------------------------------- validators
+
+_DNS1123_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+_DNS1123_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
+_LABEL_NAME = re.compile(r"^([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]$")
+_LABEL_VALUE = re.compile(r"^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$")
+_DURATION = re.compile(r"^([0-9]+(\.[0-9]+)?(ms|s|m|h))+$")
+_QUANTITY = re.compile(r"^[0-9]+(\.[0-9]+)?(m|Ki|Mi|Gi|Ti|k|M|G|T)?$")
+_VERSION = re.compile(r"^v?[0-9]+\.[0-9]+\.[0-9]+([-+][0-9A-Za-z.-]+)?$")
+
+
+def dns_label(value: str) -> str:
+    if len(value) > 63 or not _DNS1123_LABEL.match(value):
+        raise ValueError(f"{value!r} is not a valid DNS-1123 label (lowercase letters, digits and '-', at most 63)")
+    return value
+
+
+def dns_subdomain(value: str) -> str:
+    if len(value) > 253 or not _DNS1123_SUBDOMAIN.match(value):
+        raise ValueError(f"{value!r} is not a valid DNS-1123 subdomain")
+    return value
+
+
+def _label_key(key: str) -> str:
+    prefix, _, name = key.rpartition("/")
+    if prefix:
+        dns_subdomain(prefix)
+    if len(name) > 63 or not _LABEL_NAME.match(name):
+        raise ValueError(f"{key!r} is not a valid label key")
+    return key
+
+
+def labels(value: dict[str, str]) -> dict[str, str]:
+    for key, val in value.items():
+        _label_key(key)
+        if len(val) > 63 or not _LABEL_VALUE.match(val):
+            raise ValueError(f"label {key}: {val!r} is not a valid label value")
+    return value
+
+
+def http_url(value: str) -> str:
+    parsed = urlparse(value)
+    if parsed.scheme not in ("http", "https") or not parsed.netloc:
+        raise ValueError(f"{value!r} is not a valid http(s) URL")
+    if parsed.username or parsed.password:
+        raise ValueError("URLs must not carry credentials; use the credentials block (a secret)")
+    return value.rstrip("/")
+
+
+def git_url(value: str) -> str:
+    if value.startswith(("http://", "https://")):
+        return http_url(value)
+    parsed = urlparse(value)
+    if parsed.scheme == "ssh" and parsed.hostname:
+        return value
+    raise ValueError(f"{value!r} is not a valid Git URL (https://… or ssh://…)")
+
+
+def helm_url(value: str) -> str:
+    if value.startswith("oci://") and len(value) > len("oci://"):
+        return value.rstrip("/")
+    return http_url(value)
+
+
+def duration(value: str) -> str:
+    if not _DURATION.match(value):
+        raise ValueError(f"{value!r} is not a valid duration (for example '1m', '10m0s', '1h')")
+    return value
+
+
+def quantity(value: str) -> str:
+    if not _QUANTITY.match(value):
+        raise ValueError(f"{value!r} is not a valid Kubernetes quantity (for example '100m', '256Mi')")
+    return value
+
+
+def version(value: str) -> str:
+    if not _VERSION.match(value):
+        raise ValueError(f"{value!r} is not a valid version (for example '1.2.3' or 'v1.2.3')")
+    return value
+
+
+DnsLabel = Annotated[str, AfterValidator(dns_label)]
+Labels = Annotated[dict[str, str], AfterValidator(labels)]
+HttpUrl = Annotated[str, AfterValidator(http_url)]
+GitUrl = Annotated[str, AfterValidator(git_url)]
+Duration = Annotated[str, AfterValidator(duration)]
+Quantity = Annotated[str, AfterValidator(quantity)]
+Version = Annotated[str, AfterValidator(version)]
+
+
+def _unique(items: Iterable[Any], key: str) -> None:
+    """Names in a list must be unique: the error names the second occurrence."""
+    seen: dict[str, int] = {}
+    for i, item in enumerate(items):
+        if item.name in seen:
+            raise ConfigError(
+                f"{PROJECT}:{key}[{i}].name: duplicate name {item.name!r} (also {key}[{seen[item.name]}])"
+            )
+        seen[item.name] = i
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=False, hide_input_in_errors=True)
+
+
+# --------------------------------------------------------------------------- sections
+
+
+class Namespaces(_Model):
+    """Where the platform lives."""
+
+    kommander: DnsLabel = "kommander"
+    flux: DnsLabel = "kommander-flux"
+    certManager: DnsLabel = "cert-manager"
+    labels: Labels = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _distinct(self) -> Namespaces:
+        names = [self.kommander, self.flux, self.certManager]
+        if len(set(names)) != len(names):
+            raise ValueError(f"kommander, flux and certManager must be distinct namespaces, got {names}")
+        return self
+
+
+class Versions(_Model):
+    """Pinned versions of what the stack installs (Helm chart versions)."""
+
+    flux: Version = "2.17.0"
+    certManager: Version = "v1.19.1"
+    gitea: Version = "12.4.0"
+    chartmuseum: Version = "3.10.4"
+    gatekeeper: Version = "3.20.1"
+    traefik: Version = "37.1.2"
+
+
+class Resources(_Model):
+    cpu: Quantity | None = None
+    memory: Quantity | None = None
+
+
+class ResourceRequirements(_Model):
+    requests: Resources = Resources(cpu="100m", memory="64Mi")
+    limits: Resources = Resources(memory="1Gi")
+
+
+class Flux(_Model):
+    """Flux controller tuning."""
+
+    concurrency: int = Field(default=4, ge=1, le=100)
+    logLevel: Literal["debug", "info", "error"] = "info"
+    resources: ResourceRequirements = ResourceRequirements()
+    requeueDependency: Duration = "5s"
+
+
+class Acme(_Model):
+    email: str
+    server: HttpUrl = "https://acme-v02.api.letsencrypt.org/directory"
+    solverClass: str = "traefik"
+
+    @field_validator("email")
+    @classmethod
+    def _email(cls, value: str) -> str:
+        if not re.match(r"^[^@\s]+@[^@\s]+\.[^@\s]+$", value):
+            raise ValueError(f"{value!r} is not a valid email address")
+        return value
+
+
+class Ingress(_Model):
+    """The platform's ingress and TLS."""
+
+    enabled: bool = True
+    domain: str = "kommander.127.0.0.1.nip.io"
+    certificate: Literal["rootCA", "acme", "secret"] = "rootCA"
+    acme: Acme | None = None
+    secretName: DnsLabel | None = None
+
+    @field_validator("domain")
+    @classmethod
+    def _domain(cls, value: str) -> str:
+        return dns_subdomain(value)
+
+    @model_validator(mode="after")
+    def _source(self) -> Ingress:
+        if self.certificate == "acme" and self.acme is None:
+            raise ValueError("certificate 'acme' needs an 'acme' block with at least 'email'")
+        if self.certificate == "secret" and self.secretName is None:
+            raise ValueError("certificate 'secret' needs 'secretName' (a TLS Secret in the kommander namespace)")
+        return self
+
+
+class Gitea(_Model):
+    """The in-cluster Git server and the management repository."""
+
+    externalUrl: HttpUrl | None = None
+    nodePort: int | None = Field(default=None, ge=30000, le=32767)
+    adminUsername: DnsLabel = "kommander-admin"
+    repository: DnsLabel = "kommander"
+    branch: str = "main"
+    pathPrefix: str = ""
+    authorName: str = "Kommander"
+    authorEmail: str = "kommander@localhost"
+    storageSize: Quantity = "10Gi"
+
+    @field_validator("branch")
+    @classmethod
+    def _branch(cls, value: str) -> str:
+        if not re.match(r"^[A-Za-z0-9][A-Za-z0-9._/-]*$", value) or ".." in value or value.endswith((".lock", "/")):
+            raise ValueError(f"{value!r} is not a valid Git branch name")
+        return value
+
+    @field_validator("pathPrefix")
+    @classmethod
+    def _prefix(cls, value: str) -> str:
+        value = value.strip("/")
+        if value and (".." in value.split("/") or not re.match(r"^[A-Za-z0-9._/-]+$", value)):
+            raise ValueError(f"{value!r} is not a valid relative path")
+        return value
+
+
+class App(_Model):
+    """One optional application: ``kommander:apps.<name>``."""
+
+    enabled: bool = True
+    version: str | None = None
+    values: dict[str, Any] = Field(default_factory=dict)
+    clusters: list[DnsLabel] = Field(default_factory=lambda: ["host-cluster"])
+    overrides: dict[DnsLabel, dict[str, Any]] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _overrides(self) -> App:
+        unknown = sorted(set(self.overrides) - set(self.clusters))
+        if unknown:
+            raise ValueError(f"overrides name clusters the app is not deployed to: {unknown}")
+        return self
+
+
+class LabelSelectorRequirement(_Model):
+    key: str
+    operator: Literal["In", "NotIn", "Exists", "DoesNotExist"]
+    values: list[str] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _values(self) -> LabelSelectorRequirement:
+        _label_key(self.key)
+        if self.operator in ("In", "NotIn") and not self.values:
+            raise ValueError(f"operator {self.operator} needs at least one value")
+        if self.operator in ("Exists", "DoesNotExist") and self.values:
+            raise ValueError(f"operator {self.operator} takes no values")
+        return self
+
+
+class LabelSelector(_Model):
+    matchLabels: Labels = Field(default_factory=dict)
+    matchExpressions: list[LabelSelectorRequirement] = Field(default_factory=list)
+
+    def matches(self, target: Mapping[str, str]) -> bool:
+        """Kubernetes label-selector semantics (an empty selector matches everything)."""
+        for key, val in self.matchLabels.items():
+            if target.get(key) != val:
+                return False
+        for req in self.matchExpressions:
+            present = req.key in target
+            if req.operator == "In" and (not present or target[req.key] not in req.values):
+                return False
+            if req.operator == "NotIn" and present and target[req.key] in req.values:
+                return False
+            if req.operator == "Exists" and not present:
+                return False
+            if req.operator == "DoesNotExist" and present:
+                return False
+        return True
+
+
+class GitRef(_Model):
+    branch: str | None = None
+    tag: str | None = None
+    semver: str | None = None
+    commit: str | None = None
+
+    @model_validator(mode="after")
+    def _one(self) -> GitRef:
+        set_ = [k for k in ("branch", "tag", "semver", "commit") if getattr(self, k)]
+        if len(set_) != 1:
+            raise ValueError(f"set exactly one of branch, tag, semver, commit (got {set_ or 'none'})")
+        if self.commit and not re.match(r"^[0-9a-f]{7,40}$", self.commit):
+            raise ValueError(f"commit {self.commit!r} is not a hexadecimal Git SHA")
+        return self
+
+
+class Catalog(_Model):
+    """A catalog Git repository propagated to matching workspaces and projects."""
+
+    name: DnsLabel
+    url: GitUrl
+    ref: GitRef = GitRef(branch="main")
+    interval: Duration = "10m"
+    selector: LabelSelector = LabelSelector()
+
+
+class Cluster(_Model):
+    """An attached cluster of a workspace; its kubeconfig is secret config."""
+
+    name: DnsLabel
+    labels: Labels = Field(default_factory=dict)
+    kubeconfig: SecretStr
+
+    @field_validator("name")
+    @classmethod
+    def _not_host(cls, value: str) -> str:
+        if value == "host-cluster":
+            raise ValueError("'host-cluster' is the management cluster, attached automatically")
+        return value
+
+
+class Workspace(_Model):
+    name: DnsLabel
+    labels: Labels = Field(default_factory=dict)
+    clusters: list[Cluster] = Field(default_factory=list)
+
+
+class Credentials(_Model):
+    """Git credentials: username/password (HTTPS) or an SSH identity with known_hosts."""
+
+    username: str | None = None
+    password: SecretStr | None = None
+    identity: SecretStr | None = None
+    knownHosts: SecretStr | None = None
+
+    @model_validator(mode="after")
+    def _kind(self) -> Credentials:
+        basic = self.username is not None or self.password is not None
+        ssh = self.identity is not None or self.knownHosts is not None
+        if basic and ssh:
+            raise ValueError("use either username/password or identity/knownHosts, not both")
+        if basic and (self.username is None or self.password is None):
+            raise ValueError("username and password go together")
+        if ssh and (self.identity is None or self.knownHosts is None):
+            raise ValueError("identity and knownHosts go together")
+        if not basic and not ssh:
+            raise ValueError("give username/password or identity/knownHosts")
+        return self
+
+
+class GitOpsSource(_Model):
+    name: DnsLabel
+    url: GitUrl
+    ref: GitRef = GitRef(branch="main")
+    path: str = "./"
+    interval: Duration = "1m"
+    suspend: bool = False
+    prune: bool = True
+    credentials: Credentials | None = None
+
+    @model_validator(mode="after")
+    def _ssh_needs_identity(self) -> GitOpsSource:
+        if self.url.startswith("ssh://") and (self.credentials is None or self.credentials.identity is None):
+            raise ValueError("an ssh:// url needs credentials with identity and knownHosts")
+        if self.credentials and self.credentials.identity and not self.url.startswith("ssh://"):
+            raise ValueError("SSH credentials need an ssh:// url")
+        return self
+
+
+class Project(_Model):
+    name: DnsLabel
+    workspace: DnsLabel
+    namespace: DnsLabel | None = None
+    labels: Labels = Field(default_factory=dict)
+    clusterSelector: LabelSelector = LabelSelector()
+    sources: list[GitOpsSource] = Field(default_factory=list)
+
+
+# --------------------------------------------------------------------------- the whole
+
+
+class StackConfig(_Model):
+    """The typed stack configuration."""
+
+    clusterName: DnsLabel = "management"
+    namespaces: Namespaces = Namespaces()
+    versions: Versions = Versions()
+    flux: Flux = Flux()
+    helmMirrorUrl: Annotated[str, AfterValidator(helm_url)] | None = None
+    ingress: Ingress = Ingress()
+    gitea: Gitea = Gitea()
+    applicationsPath: Path | None = None
+    apps: dict[DnsLabel, App] = Field(default_factory=dict)
+    catalogs: list[Catalog] = Field(default_factory=list)
+    workspaces: list[Workspace] = Field(default_factory=list)
+    projects: list[Project] = Field(default_factory=list)
+    protect: bool = False
+
+    @field_validator("applicationsPath")
+    @classmethod
+    def _apps_path(cls, value: Path | None) -> Path | None:
+        if value is not None and not value.is_dir():
+            raise ValueError(f"{str(value)!r} is not a directory")
+        return value
+
+
+def _cross_checks(cfg: StackConfig) -> None:
+    """Checks that span sections; each names the key it blames."""
+    _unique(cfg.catalogs, "catalogs")
+    _unique(cfg.workspaces, "workspaces")
+    _unique(cfg.projects, "projects")
+    for i, w in enumerate(cfg.workspaces):
+        _unique(w.clusters, f"workspaces[{i}].clusters")
+    for i, p in enumerate(cfg.projects):
+        _unique(p.sources, f"projects[{i}].sources")
+    workspaces = {w.name for w in cfg.workspaces} | {"default"}
+    reserved = {cfg.namespaces.kommander, cfg.namespaces.flux, cfg.namespaces.certManager}
+    for i, w in enumerate(cfg.workspaces):
+        if w.name in reserved:
+            raise ConfigError(f"kommander:workspaces[{i}].name: {w.name!r} is a platform namespace")
+    namespaces: dict[str, str] = {w.name: f"workspaces[{i}]" for i, w in enumerate(cfg.workspaces)}
+    for i, p in enumerate(cfg.projects):
+        if p.workspace not in workspaces:
+            raise ConfigError(
+                f"kommander:projects[{i}].workspace: unknown workspace {p.workspace!r} "
+                f"(defined: {', '.join(sorted(workspaces))})"
+            )
+        ns = p.namespace or p.name
+        if ns in reserved or ns in namespaces:
+            other = namespaces.get(ns, "a platform namespace")
+            raise ConfigError(f"kommander:projects[{i}].namespace: {ns!r} is already used by {other}")
+        namespaces[ns] = f"projects[{i}]"
+
+
+# --------------------------------------------------------------------------- errors
+
+
+def _path(loc: tuple[int | str, ...]) -> str:
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        elif part.startswith(("function-after", "function-", "literal[", "union[", "str", "constrained")):
+            continue
+        else:
+            out += f".{part}" if out else str(part)
+    return out
+
+
+def _model_at(loc: tuple[int | str, ...]) -> type[BaseModel] | None:
+    """The model that holds the field at ``loc`` (for listing the known keys)."""
+    model: Any = StackConfig
+    skip_key = False
+    for part in loc:
+        if isinstance(part, int):
+            continue
+        if skip_key:  # a key of a dict-valued field (apps.<name>)
+            skip_key = False
+            continue
+        field = model.model_fields.get(part) if isinstance(model, type) and issubclass(model, BaseModel) else None
+        if field is None:
+            return None
+        skip_key = get_origin(field.annotation) is dict
+        model = _inner_model(field.annotation)
+    return model if isinstance(model, type) and issubclass(model, BaseModel) else None
+
+
+def _inner_model(annotation: Any) -> Any:
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    for arg in get_args(annotation):
+        found = _inner_model(arg)
+        if found is not None:
+            return found
+    return None
+
+
+def _message(err: Mapping[str, Any]) -> str:
+    kind = err["type"]
+    msg = str(err["msg"])
+    if kind == "value_error":
+        return msg.removeprefix("Value error, ")
+    if kind == "extra_forbidden":
+        parent = _model_at(tuple(err["loc"])[:-1])
+        known = f" (known: {', '.join(parent.model_fields)})" if parent else ""
+        return f"unknown key{known}"
+    if kind == "missing":
+        return "required key is missing"
+    return msg[0].lower() + msg[1:]
+
+
+def format_error(exc: ValidationError) -> str:
+    """One line per problem, each starting with the full config key."""
+    lines = []
+    for err in exc.errors(include_input=False, include_url=False):
+        path = _path(tuple(err["loc"]))
+        lines.append(f"{PROJECT}:{path}: {_message(err)}" if path else f"{PROJECT}: {_message(err)}")
+    return "\n".join(lines)
+
+
+def _unknown_key_hint(raw: Mapping[str, Any]) -> None:
+    for key in raw:
+        if key not in KEYS:
+            raise ConfigError(f"{PROJECT}:{key}: unknown config key (known: {', '.join(KEYS)})")
+
+
+def _secret_leaves_are_secret(raw: Mapping[str, Any], secret_keys: Iterable[str]) -> None:
+    """A secret field may only be set in a key that Pulumi holds encrypted."""
+    secret = set(secret_keys)
+
+    def walk(node: Any, path: str, top: str) -> None:
+        if isinstance(node, Mapping):
+            for k, v in node.items():
+                here = f"{path}.{k}"
+                if k in SECRET_FIELDS and v is not None and top not in secret:
+                    raise ConfigError(
+                        f"{PROJECT}:{here}: a secret; set it with "
+                        f"`pulumi config set --secret --path '{here}' …` so it is stored encrypted"
+                    )
+                walk(v, here, top)
+        elif isinstance(node, list):
+            for i, v in enumerate(node):
+                walk(v, f"{path}[{i}]", top)
+
+    for key, value in raw.items():
+        walk(value, key, key)
+
+
+def parse(raw: Mapping[str, Any], secret_keys: Iterable[str] = (), stack: str = "dev") -> StackConfig:
+    """Validate a mapping of project config keys (without the ``kommander:`` prefix).
+
+    ``secret_keys`` lists the keys Pulumi holds encrypted; ``protect`` defaults to
+    true on every stack but ``dev``.
+    """
+    _unknown_key_hint(raw)
+    _secret_leaves_are_secret(raw, secret_keys)
+    data = {k: v for k, v in raw.items() if not (k in ("helmMirrorUrl", "applicationsPath") and v == "")}
+    data.setdefault("protect", stack != "dev")
+    try:
+        cfg = StackConfig.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(format_error(exc)) from None
+    _cross_checks(cfg)
+    return cfg
+
+
+def _decode(value: str) -> Any:
+    try:
+        return json.loads(value)
+    except json.JSONDecodeError:
+        return value
+
+
+def load() -> StackConfig:
+    """Read this stack's ``kommander:*`` config from the Pulumi engine and validate it."""
+    from pulumi.runtime import config as runtime_config
+
+    raw: dict[str, Any] = {}
+    secret_keys: list[str] = []
+    for key in KEYS:
+        full = f"{PROJECT}:{key}"
+        value = runtime_config.get_config(full)
+        if value is None:
+            continue
+        raw[key] = _decode(value) if key not in ("clusterName", "helmMirrorUrl", "applicationsPath") else value
+        if runtime_config.is_config_secret(full):
+            secret_keys.append(key)
+    present = {*runtime_config.CONFIG.get(), *runtime_config.get_config_env()}
+    unknown = sorted(k for k in present if k.startswith(f"{PROJECT}:") and k.split(":", 1)[1] not in KEYS)
+    if unknown:
+        raise ConfigError(f"{unknown[0]}: unknown config key (known: {', '.join(KEYS)})")
+    return parse(raw, secret_keys, pulumi.get_stack())

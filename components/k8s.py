@@ -1,0 +1,52 @@
+"""Small pure helpers shared by the components: object metadata, options, mirrors."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pulumi
+
+#: Annotation that makes the provider wait for a custom resource's Ready condition.
+WAIT_READY = {"pulumi.com/waitFor": "condition=Ready"}
+#: Label carried by everything this stack creates.
+MANAGED_BY = {"app.kubernetes.io/managed-by": "kommander-pulumi"}
+
+
+def mirrored(url: str, mirror: str | None) -> str:
+    """A chart repository URL through the Helm mirror, when one is configured."""
+    return mirror if mirror else url
+
+
+def meta(
+    name: str, namespace: pulumi.Input[str] | None = None, labels: dict[str, str] | None = None, **extra: Any
+) -> Any:
+    """Object metadata: the name, namespace, the managed-by label plus ``labels``, and e.g. ``annotations``."""
+    out: dict[str, Any] = {"name": name, "labels": {**MANAGED_BY, **(labels or {})}}
+    if namespace is not None:
+        out["namespace"] = namespace
+    out.update({k: v for k, v in extra.items() if v})
+    return out
+
+
+class Component(pulumi.ComponentResource):
+    """A ComponentResource whose ``depends_on`` reaches its children.
+
+    The engine orders a component's children only by their own dependencies, so an
+    explicit ``depends_on`` on a component would not hold its children back. Every
+    child built with :meth:`child` carries the component's dependencies too.
+    """
+
+    def __init__(self, type_: str, name: str, opts: pulumi.ResourceOptions | None) -> None:
+        super().__init__(type_, name, None, opts)
+        deps = opts.depends_on if opts is not None and opts.depends_on is not None else []
+        self._after: list[pulumi.Resource] = list(deps) if isinstance(deps, (list, tuple)) else [deps]  # type: ignore[list-item]
+
+    def child(self, *, depends_on: list[pulumi.Resource] | None = None, **kwargs: Any) -> pulumi.ResourceOptions:
+        """Options for a child: parented (the provider is inherited) and after the component's dependencies."""
+        return pulumi.ResourceOptions(parent=self, depends_on=[*self._after, *(depends_on or [])], **kwargs)
+
+
+def object_name(res: pulumi.CustomResource) -> pulumi.Output[str]:
+    """``metadata.name`` of an applied object, as an Output that depends on the object."""
+    metadata: pulumi.Output[Any] = res.metadata  # type: ignore[attr-defined]
+    return metadata.apply(lambda m: str(m["name"]))

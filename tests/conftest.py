@@ -1,0 +1,30 @@
+"""Shared fixtures: the program under mocks with its graph recorded, and schema validation."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "tests"))
+
+from harness import Graph, run  # noqa: E402
+from schemas import validate  # noqa: E402
+
+
+@pytest.fixture
+def program() -> Callable[..., Graph]:
+    """Run a callable as a Pulumi program under fresh mocks; every emitted object is schema-checked."""
+
+    def _run(fn: Callable[[], Any], **kwargs: Any) -> Graph:
+        graph = run(fn, **kwargs)
+        for _, obj in graph.k8s_objects():
+            validate(obj)
+        return graph
+
+    return _run

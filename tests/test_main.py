@@ -1,0 +1,39 @@
+"""Run __main__.py itself with Pulumi.dev.yaml's config, as `pulumi up` would."""
+
+from __future__ import annotations
+
+import runpy
+from pathlib import Path
+
+import pytest
+import yaml
+
+from components.config import ConfigError
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def stack_config(stack: str) -> dict[str, object]:
+    """The stack file's config with Pulumi.yaml's declared defaults applied, as the CLI does."""
+    project = yaml.safe_load((ROOT / "Pulumi.yaml").read_text())
+    values: dict[str, object] = {f"kommander:{k}": v["default"] for k, v in project["config"].items() if "default" in v}
+    values.update(yaml.safe_load((ROOT / f"Pulumi.{stack}.yaml").read_text())["config"])
+    return values
+
+
+def test_main_runs_with_dev_stack_config(program) -> None:
+    graph = program(lambda: runpy.run_path(str(ROOT / "__main__.py")), config=stack_config("dev"), stack="dev")
+    types = {r.type for r in graph}
+    for kind in ("ManagementCluster", "Namespaces", "Flux", "CertManager", "RootCA"):
+        assert f"kommander:index:{kind}" in types
+    assert graph.outputs["clusterName"] == "kind-management"
+    assert graph.outputs["caIssuer"] == "kommander-ca"
+    assert graph.outputs["namespaces"] == {"kommander": "kommander", "flux": "kommander-flux"}
+    assert graph.outputs["fluxVersion"] == "2.17.0"
+    assert not any(r.protect for r in graph)
+
+
+def test_main_fails_fast_on_bad_config(program) -> None:
+    config = {**stack_config("dev"), "kommander:clusterName": "Not_Valid"}
+    with pytest.raises(ConfigError, match=r"kommander:clusterName: 'Not_Valid' is not a valid DNS-1123 label"):
+        program(lambda: runpy.run_path(str(ROOT / "__main__.py")), config=config, stack="dev")

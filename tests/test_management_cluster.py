@@ -1,0 +1,69 @@
+"""ManagementCluster: the topology, and the dependency rules of the ladder."""
+
+from __future__ import annotations
+
+from harness import Graph
+
+from components import config
+from components.cert_manager import CRD_GROUPS as CERT_MANAGER_GROUPS
+from components.flux import CRD_GROUPS as FLUX_GROUPS
+from components.management_cluster import ManagementCluster
+
+
+def build(raw: dict | None = None, stack: str = "dev"):
+    return lambda: ManagementCluster("kommander", config.parse(raw or {}, stack=stack))
+
+
+def crd_installer(graph: Graph, api_version: str):
+    """The Helm release that installs the CRD of a custom resource's API group."""
+    group = api_version.split("/")[0]
+    if group in FLUX_GROUPS:
+        return graph.one("kubernetes:helm.sh/v3:Release", "kommander-flux-controllers")
+    if group in CERT_MANAGER_GROUPS:
+        return graph.one("kubernetes:helm.sh/v3:Release", "kommander-cert-manager-controllers")
+    return None
+
+
+def test_topology(program) -> None:
+    graph = program(build())
+    root = graph.one("kommander:index:ManagementCluster", "kommander")
+    components = {r.type.split(":")[-1]: r for r in graph if r.type.startswith("kommander:index:")}
+    for kind in ("Namespaces", "Flux", "CertManager", "RootCA"):
+        assert components[kind].parent == root.urn
+    for res in graph:
+        if res is not root:
+            assert res.name.startswith("kommander-"), res.name
+            assert res.parent != "", f"{res.name} has no parent"
+        assert res.provider == "" or "kubernetes" in res.provider
+
+
+def test_every_custom_resource_depends_on_its_crd_installer(program) -> None:
+    graph = program(build())
+    customs = [(r, o) for r, o in graph.k8s_objects() if "." in o["apiVersion"].split("/")[0]]
+    assert customs, "expected custom resources"
+    for res, obj in customs:
+        installer = crd_installer(graph, obj["apiVersion"])
+        assert installer is not None, f"{obj['apiVersion']} is installed by nothing in this stack"
+        assert graph.depends_on(res, installer), f"{res.name} does not wait for {installer.name}"
+
+
+def test_namespaced_objects_wait_for_their_namespace(program) -> None:
+    graph = program(build())
+    namespaces = {r.inputs["metadata"]["name"]: r for r in graph.of_type("kubernetes:core/v1:Namespace")}
+    for res in graph:
+        ns = (res.inputs.get("metadata") or {}).get("namespace") or res.inputs.get("namespace")
+        if res.custom and ns in namespaces:
+            assert graph.depends_on(res, namespaces[ns]), f"{res.name} does not wait for namespace {ns}"
+
+
+def test_protect_defaults(program) -> None:
+    assert not any(r.protect for r in program(build(stack="dev")))
+    prod = program(build(stack="prod"))
+    assert {r.name for r in prod if r.protect} == {"kommander-root-ca-certificate"}
+
+
+def test_every_emitted_object_is_schema_valid(program) -> None:
+    # the `program` fixture validates every object; make sure there were objects to validate
+    graph = program(build({"namespaces": {"labels": {"env": "test"}}}))
+    kinds = {o["kind"] for _, o in graph.k8s_objects()}
+    assert {"Namespace", "ClusterIssuer", "Certificate"} <= kinds

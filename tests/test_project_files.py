@@ -1,0 +1,49 @@
+"""Pulumi.yaml validates against the CLI's own schema; stack files pass the config validation."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import jsonschema
+import pytest
+import yaml
+
+from components import config
+
+ROOT = Path(__file__).resolve().parent.parent
+PROJECT_SCHEMA = ROOT.parent / "shared" / "schemas" / "pulumi" / "project.json"
+
+
+def test_pulumi_yaml_matches_cli_schema() -> None:
+    schema = json.loads(PROJECT_SCHEMA.read_text())
+    project = yaml.safe_load((ROOT / "Pulumi.yaml").read_text())
+    jsonschema.validate(project, schema)
+    assert project["name"] == config.PROJECT
+    assert project["runtime"]["options"]["virtualenv"] == ".venv"
+    for key, decl in project["config"].items():
+        assert key in config.KEYS, key
+        assert decl.get("description") and "default" in decl, key
+
+
+def test_project_schema_rejects_object_config_types() -> None:
+    schema = json.loads(PROJECT_SCHEMA.read_text())
+    bad = {"name": "x", "runtime": "python", "config": {"apps": {"type": "object"}}}
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate(bad, schema)
+
+
+@pytest.mark.parametrize("stack_file", sorted(p.name for p in ROOT.glob("Pulumi.*.yaml")))
+def test_stack_files_pass_config_validation(stack_file: str) -> None:
+    stack = stack_file.split(".")[1]
+    values = yaml.safe_load((ROOT / stack_file).read_text())["config"]
+    raw: dict[str, object] = {}
+    secret: list[str] = []
+    for key, value in values.items():
+        namespace, _, name = key.partition(":")
+        if namespace != config.PROJECT:
+            continue
+        raw[name] = yaml.safe_load(value) if isinstance(value, str) and name in ("protect",) else value
+        if "secure" in json.dumps(value):
+            secret.append(name)
+    config.parse(raw, secret, stack)
