@@ -2,7 +2,7 @@
 
 Built-in kinds: ``kubernetes-validate`` in strict mode (unknown fields are errors).
 Custom resources: JSON Schema built from the upstream CRDs' ``openAPIV3Schema``
-(``../shared/schemas/crds/`` beside the repository), with the Kubernetes extensions translated:
+(``../shared/schemas/crds/``, vendored in ``tests/data/crds``), with the Kubernetes extensions translated:
 ``x-kubernetes-int-or-string``, ``nullable``, ``x-kubernetes-preserve-unknown-fields``;
 fields a structural schema does not declare are rejected, as the API server's strict
 field validation does.
@@ -21,6 +21,7 @@ import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED_CRDS = ROOT.parent / "shared" / "schemas" / "crds"
+VENDORED_CRDS = ROOT / "tests" / "data" / "crds"
 K8S_VERSION = "1.33.0"
 _NAME = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
 _LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
@@ -31,10 +32,11 @@ class SchemaError(AssertionError):
 
 
 def crd_dirs() -> list[Path]:
-    """The upstream CRDs in ``../shared/schemas/crds`` (CI has shared/ beside the clone)."""
-    if not SHARED_CRDS.is_dir():
-        raise FileNotFoundError(f"{SHARED_CRDS} is missing: the CRD schemas live beside the repository")
-    return [SHARED_CRDS]
+    """The upstream CRDs: ``../shared/schemas/crds`` when beside the clone, else the vendored copy.
+
+    ``tests/test_schemas.py`` checks that the vendored copy equals shared/ whenever both exist.
+    """
+    return [SHARED_CRDS if SHARED_CRDS.is_dir() else VENDORED_CRDS]
 
 
 def to_json_schema(node: Any) -> Any:

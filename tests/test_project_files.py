@@ -12,7 +12,8 @@ import yaml
 from components import config
 
 ROOT = Path(__file__).resolve().parent.parent
-PROJECT_SCHEMA = ROOT.parent / "shared" / "schemas" / "pulumi" / "project.json"
+SHARED_SCHEMA = ROOT.parent / "shared" / "schemas" / "pulumi" / "project.json"
+PROJECT_SCHEMA = SHARED_SCHEMA if SHARED_SCHEMA.is_file() else ROOT / "tests" / "data" / "pulumi-project.json"
 
 
 def test_pulumi_yaml_matches_cli_schema() -> None:
