@@ -28,3 +28,15 @@ def program() -> Callable[..., Graph]:
         return graph
 
     return _run
+
+
+@pytest.fixture
+def git_server(tmp_path: Path) -> Any:
+    """A bare repository behind ``git http-backend`` with basic auth on 127.0.0.1 (port 0)."""
+    from gitserver import GitServer
+
+    server = GitServer(tmp_path / "git-server").start()
+    try:
+        yield server
+    finally:
+        server.stop()

@@ -1,0 +1,180 @@
+"""Gitea: the in-cluster Git server that holds the management repository.
+
+Random admin credentials (pulumi-random, secret end to end) in a Secret in the
+kommander namespace; Gitea as a Flux HelmRelease from the ``gitea`` HelmRepository
+(created by the HelmRepositories component), waiting Ready; the admin user from that
+Secret (``gitea.admin.existingSecret``); persistent storage that survives an uninstall
+and, with ``protect``, a protected release. Push-to-create is on, so the first push of
+the ManagementRepository creates the repository (private) under the admin user.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from typing import Any
+
+import pulumi
+import pulumi_kubernetes as k8s
+import pulumi_random as random
+
+from components import config
+from components.k8s import WAIT_READY, Component, meta
+
+#: Helm release name; the chart's HTTP service is ``<release>-http`` on port 3000.
+RELEASE = "gitea"
+HTTP_PORT = 3000
+ADMIN_SECRET = "gitea-admin"
+
+
+@dataclass(frozen=True)
+class GiteaArgs:
+    namespace: pulumi.Input[str]
+    """The kommander namespace (Gitea and its admin Secret)."""
+    flux_namespace: pulumi.Input[str]
+    """Where the HelmRepository lives."""
+    version: str
+    settings: config.Gitea
+    chart_repository: str = "gitea"
+    """Name of the HelmRepository (in the Flux namespace) that serves the ``gitea`` chart."""
+    protect: bool = False
+
+
+def in_cluster_url(namespace: str) -> str:
+    return f"http://{RELEASE}-http.{namespace}.svc.cluster.local:{HTTP_PORT}"
+
+
+def external_url(settings: config.Gitea, namespace: str) -> str:
+    """How this program reaches Gitea: ``externalUrl``, else the NodePort on 127.0.0.1, else in-cluster."""
+    if settings.externalUrl:
+        return settings.externalUrl
+    if settings.nodePort:
+        return f"http://127.0.0.1:{settings.nodePort}"
+    return in_cluster_url(namespace)
+
+
+def credentials_marker(username: str, password: str) -> str:
+    """A short one-way fingerprint of the admin credentials (a pod annotation, so a rotation restarts Gitea)."""
+    return hashlib.sha256(f"kommander-gitea:{username}:{password}".encode()).hexdigest()[:16]
+
+
+def chart_values(
+    settings: config.Gitea, namespace: str, protect: bool, credentials: str | None = None
+) -> dict[str, Any]:
+    """Helm values of the gitea chart: single replica, SQLite, admin from the Secret, persistent (pure).
+
+    ``credentials`` (see :func:`credentials_marker`) goes into a pod annotation: when the
+    password is rotated the pod restarts and the chart re-applies the admin password
+    (``passwordMode: keepUpdated``).
+    """
+    root_url = settings.externalUrl or in_cluster_url(namespace)
+    service: dict[str, Any] = {"type": "ClusterIP", "port": HTTP_PORT}
+    if settings.nodePort:
+        service = {"type": "NodePort", "port": HTTP_PORT, "nodePort": settings.nodePort}
+    values: dict[str, Any] = {
+        "replicaCount": 1,
+        "strategy": {"type": "Recreate"},
+        "gitea": {
+            "admin": {"existingSecret": ADMIN_SECRET, "email": "gitea-admin@localhost", "passwordMode": "keepUpdated"},
+            "config": {
+                "server": {"ROOT_URL": root_url + "/", "DISABLE_SSH": True},
+                "database": {"DB_TYPE": "sqlite3"},
+                "session": {"PROVIDER": "memory"},
+                "cache": {"ADAPTER": "memory"},
+                "queue": {"TYPE": "level"},
+                "service": {"DISABLE_REGISTRATION": True, "REQUIRE_SIGNIN_VIEW": True},
+                "repository": {"ENABLE_PUSH_CREATE_USER": True, "DEFAULT_PUSH_CREATE_PRIVATE": True},
+            },
+        },
+        "service": {"http": service, "ssh": {"type": "ClusterIP"}},
+        "persistence": {
+            "enabled": True,
+            "size": settings.storageSize,
+            "accessModes": ["ReadWriteOnce"],
+            "annotations": {"helm.sh/resource-policy": "keep"} if protect else {},
+        },
+        "postgresql": {"enabled": False},
+        "postgresql-ha": {"enabled": False},
+        "valkey": {"enabled": False},
+        "valkey-cluster": {"enabled": False},
+    }
+    if credentials:
+        values["podAnnotations"] = {"kommander.d2iq.io/admin-credentials": credentials}
+    return values
+
+
+class Gitea(Component):
+    """Gitea from its Helm chart through Flux, with generated admin credentials."""
+
+    url: pulumi.Output[str]
+    """How this program reaches Gitea (externalUrl, the NodePort on 127.0.0.1, or in-cluster)."""
+    in_cluster_url: pulumi.Output[str]
+    """Gitea's URL inside the cluster (what Flux uses)."""
+    admin_username: pulumi.Output[str]
+    admin_password: pulumi.Output[str]
+    """The generated admin password (secret)."""
+    repository_url: pulumi.Output[str]
+    """The management repository's URL as this program reaches it."""
+    in_cluster_repository_url: pulumi.Output[str]
+    """The management repository's URL inside the cluster."""
+    release: k8s.apiextensions.CustomResource
+    """The HelmRelease (waits Ready; depend on it before talking to Gitea)."""
+
+    def __init__(self, name: str, args: GiteaArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("kommander:index:Gitea", name, opts)
+        s = args.settings
+        password = random.RandomPassword(
+            f"{name}-admin-password", length=32, special=False, opts=self.child(additional_secret_outputs=["result"])
+        )
+        self.admin_password = pulumi.Output.secret(password.result)
+        secret = k8s.core.v1.Secret(
+            f"{name}-admin",
+            metadata=meta(ADMIN_SECRET, args.namespace),
+            type="Opaque",
+            string_data={"username": s.adminUsername, "password": self.admin_password},
+            opts=self.child(),
+        )
+        namespace = pulumi.Output.from_input(args.namespace)
+        marker = pulumi.Output.unsecret(self.admin_password.apply(lambda p: credentials_marker(s.adminUsername, p)))
+        values = pulumi.Output.all(namespace, marker).apply(lambda v: chart_values(s, v[0], args.protect, v[1]))
+        self.release = k8s.apiextensions.CustomResource(
+            f"{name}-release",
+            api_version="helm.toolkit.fluxcd.io/v2",
+            kind="HelmRelease",
+            metadata=meta(RELEASE, args.namespace, annotations=WAIT_READY),
+            spec={
+                "releaseName": RELEASE,
+                "interval": "10m",
+                "timeout": "10m",
+                "chart": {
+                    "spec": {
+                        "chart": "gitea",
+                        "version": args.version,
+                        "sourceRef": {
+                            "kind": "HelmRepository",
+                            "name": args.chart_repository,
+                            "namespace": args.flux_namespace,
+                        },
+                    }
+                },
+                "install": {"remediation": {"retries": 3}},
+                "upgrade": {"remediation": {"retries": 3}},
+                "values": values,
+            },
+            opts=self.child(depends_on=[secret], protect=args.protect),
+        )
+        self.admin_username = pulumi.Output.all(self.release.id, secret.id).apply(lambda _: s.adminUsername)
+        ready = pulumi.Output.all(namespace, self.release.id)
+        self.in_cluster_url = ready.apply(lambda v: in_cluster_url(v[0]))
+        self.url = ready.apply(lambda v: external_url(s, v[0]))
+        path = f"{s.adminUsername}/{s.repository}.git"
+        self.repository_url = self.url.apply(lambda u: f"{u}/{path}")
+        self.in_cluster_repository_url = self.in_cluster_url.apply(lambda u: f"{u}/{path}")
+        self.register_outputs(
+            {
+                "url": self.url,
+                "in_cluster_url": self.in_cluster_url,
+                "admin_username": self.admin_username,
+                "repository_url": self.repository_url,
+            }
+        )

