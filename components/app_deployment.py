@@ -1,0 +1,341 @@
+"""AppDeployment: one catalog application at one version on a set of clusters.
+
+For each target cluster a Flux Kustomization reconciles
+``applications/<app>/<version>`` of the ``management`` GitRepository (the flux
+namespace) with ``postBuild`` substitution (the catalog's variables, then the
+``kommander-vars`` ConfigMap), ``dependsOn`` the Kustomizations of the applications
+it needs on the same cluster, and a health check on the app's HelmRelease.
+
+User values (``kommander:apps.<name>.values`` merged with ``overrides.<cluster>``):
+
+- on ``host-cluster`` they go into the ``<app>-overrides`` ConfigMap next to the
+  HelmRelease, which reads it last (``valuesFrom`` ... ``optional: true``);
+- on an attached cluster (minimal support) the Kustomization lives in the cluster's
+  workspace namespace, reaches the cluster through ``spec.kubeConfig.secretRef``
+  (Secret ``<cluster>-kubeconfig``, key ``value.yaml``, kept there by the tenancy
+  component), deploys into the workspace namespace, and carries the values as a
+  patch of the HelmRelease's ``spec.values`` (no ConfigMap can be created there by
+  this stack). The attached cluster must run Flux with the catalog's HelmRepositories
+  in its flux namespace.
+
+:func:`plan` turns the stack config and the catalog into the deployments to build
+(core ones always, optional ones from ``kommander:apps``), rejecting unknown apps,
+versions, clusters and missing dependencies with a message naming the key.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pulumi
+import pulumi_kubernetes as k8s
+import yaml
+
+from components import catalog as cat
+from components import config
+from components.config import ConfigError
+from components.flux import controller_values
+from components.gitea import chart_values as gitea_values
+from components.ingress import tls_secret_name
+from components.k8s import Component, meta
+
+HOST_CLUSTER = "host-cluster"
+#: The GitRepository (flux namespace) holding the management repository.
+MANAGEMENT_SOURCE = "management"
+#: The ConfigMap of substitution variables FluxConfiguration keeps (flux namespace).
+VARS_CONFIGMAP = "kommander-vars"
+KUBECONFIG_KEY = "value.yaml"
+#: Core applications and the ``kommander:versions`` field pinning each.
+CORE_VERSIONS = {
+    "flux": "flux",
+    "cert-manager": "certManager",
+    "gitea": "gitea",
+    "chartmuseum": "chartmuseum",
+    "gatekeeper": "gatekeeper",
+    "traefik": "traefik",
+}
+APP_LABEL = "kommander.d2iq.io/application"
+
+
+def deep_merge(base: Mapping[str, Any], top: Mapping[str, Any]) -> dict[str, Any]:
+    """``top`` over ``base``; nested mappings are merged, everything else replaced (Helm's rule)."""
+    out = dict(base)
+    for key, value in top.items():
+        if isinstance(value, Mapping) and isinstance(out.get(key), Mapping):
+            out[key] = deep_merge(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+@dataclass(frozen=True)
+class Target:
+    """Where one AppDeployment's Kustomization for one cluster goes."""
+
+    cluster: str
+    namespace: str
+    """Namespace of the Kustomization (flux namespace; the workspace namespace for attached clusters)."""
+    release_namespace: str
+    """Namespace of the app's HelmRelease and ConfigMaps on the target cluster."""
+    values: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def remote(self) -> bool:
+        return self.cluster != HOST_CLUSTER
+
+    def kustomization_name(self, app: str) -> str:
+        """``<app>`` on the management cluster, ``<app>-<cluster>`` in a workspace namespace."""
+        return app if not self.remote else f"{app}-{self.cluster}"
+
+
+@dataclass(frozen=True)
+class AppPlan:
+    """One application to deploy (plain values, decided from config)."""
+
+    app: str
+    version: str
+    path: str
+    core: bool
+    depends_on: tuple[str, ...]
+    targets: tuple[Target, ...]
+
+
+def host_namespace(app: str, namespaces: config.Namespaces) -> str:
+    """Where an app runs on the management cluster: Flux and cert-manager keep their own namespaces."""
+    return {"flux": namespaces.flux, "cert-manager": namespaces.certManager}.get(app, namespaces.kommander)
+
+
+def cluster_workspaces(cfg: config.StackConfig) -> dict[str, str]:
+    """Attached cluster name -> the workspace (namespace) holding its kubeconfig Secret."""
+    return {c.name: w.name for w in cfg.workspaces for c in w.clusters}
+
+
+def _core_values(app: str, cfg: config.StackConfig) -> dict[str, Any]:
+    """Values the core apps need so that, when adopted, their HelmRelease describes what Pulumi installed."""
+    if app == "flux":
+        return controller_values(cfg.flux)
+    if app == "gitea":
+        return gitea_values(cfg.gitea, cfg.namespaces.kommander, cfg.protect)
+    return {}
+
+
+def catalog_root(cfg: config.StackConfig) -> Path:
+    """The catalog the stack deploys from: ``applicationsPath`` or the one this project ships."""
+    return cfg.applicationsPath or cat.DEFAULT_ROOT
+
+
+def app_variables(cfg: config.StackConfig) -> dict[str, str]:
+    """The catalog's substitution variables for this stack (``releaseNamespace``: the kommander namespace)."""
+    return cat.variables(
+        release_namespace=cfg.namespaces.kommander,
+        flux_namespace=cfg.namespaces.flux,
+        ingress_enabled=cfg.ingress.enabled,
+        ingress_domain=cfg.ingress.domain,
+        ingress_tls_secret=tls_secret_name(cfg.ingress),
+    )
+
+
+def _dependency_order(plans: list[AppPlan]) -> list[AppPlan]:
+    """Plans ordered so that every app comes after the apps it depends on."""
+    done: list[AppPlan] = []
+    names: set[str] = set()
+    pending = list(plans)
+    while pending:
+        ready = [p for p in pending if set(p.depends_on) <= names]
+        if not ready:
+            cycle = ", ".join(sorted(p.app for p in pending))
+            raise ConfigError(f"kommander:apps: the catalog's dependsOn form a cycle between {cycle}")
+        for p in ready:
+            done.append(p)
+            names.add(p.app)
+            pending.remove(p)
+    return done
+
+
+def plan(cfg: config.StackConfig, apps: Mapping[str, cat.CatalogApp]) -> list[AppPlan]:
+    """The AppDeployments of the stack: core apps (traefik when ingress is enabled) and enabled ``apps``."""
+    known = ", ".join(sorted(apps))
+    workspaces = cluster_workspaces(cfg)
+    core = [a for a in CORE_VERSIONS if a != "traefik" or cfg.ingress.enabled]
+    wanted: dict[str, tuple[str, config.App]] = {}
+    for app in core:
+        field_ = CORE_VERSIONS[app]
+        version = getattr(cfg.versions, field_)
+        user = cfg.apps.get(app, config.App())
+        if app in cfg.apps:
+            if not user.enabled:
+                raise ConfigError(f"kommander:apps.{app}.enabled: {app} is a core application and cannot be disabled")
+            if user.version is not None:
+                raise ConfigError(
+                    f"kommander:apps.{app}.version: core versions are pinned by kommander:versions.{field_}"
+                )
+            if list(user.clusters) != [HOST_CLUSTER]:
+                raise ConfigError(f"kommander:apps.{app}.clusters: core applications run on {HOST_CLUSTER} only")
+        if app not in apps:
+            raise ConfigError(f"kommander:versions.{field_}: the catalog has no application {app!r} (catalog: {known})")
+        if version not in apps[app].versions:
+            raise ConfigError(
+                f"kommander:versions.{field_}: {version!r} is not in the catalog "
+                f"(versions of {app}: {', '.join(apps[app].versions)})"
+            )
+        wanted[app] = (version, user)
+    for app, user in sorted(cfg.apps.items()):
+        if app in wanted:
+            continue
+        if app == "traefik":
+            raise ConfigError("kommander:apps.traefik: Traefik is deployed with kommander:ingress.enabled")
+        if app not in apps:
+            raise ConfigError(f"kommander:apps.{app}: unknown application {app!r} (catalog: {known})")
+        if not user.enabled:
+            continue
+        if not apps[app].versions:
+            raise ConfigError(f"kommander:apps.{app}: the catalog has no version of {app}")
+        version = user.version or apps[app].latest
+        if version not in apps[app].versions:
+            raise ConfigError(
+                f"kommander:apps.{app}.version: {version!r} is not in the catalog "
+                f"(versions of {app}: {', '.join(apps[app].versions)})"
+            )
+        for cluster in user.clusters:
+            if cluster != HOST_CLUSTER and cluster not in workspaces:
+                attached = ", ".join([HOST_CLUSTER, *sorted(workspaces)])
+                raise ConfigError(f"kommander:apps.{app}.clusters: unknown cluster {cluster!r} (known: {attached})")
+        wanted[app] = (version, user)
+
+    on_cluster = {app: set(user.clusters) for app, (_, user) in wanted.items()}
+    out: list[AppPlan] = []
+    for app, (version, user) in wanted.items():
+        deps = apps[app].metadata.dependsOn
+        for dep in deps:
+            missing = sorted(set(user.clusters) - on_cluster.get(dep, set()))
+            if missing:
+                raise ConfigError(
+                    f"kommander:apps.{app}: needs {dep!r} on {', '.join(missing)} "
+                    f"(enable kommander:apps.{dep} with those clusters)"
+                )
+        base = deep_merge(_core_values(app, cfg), user.values)
+        targets = tuple(
+            Target(
+                cluster=cluster,
+                namespace=cfg.namespaces.flux if cluster == HOST_CLUSTER else workspaces[cluster],
+                release_namespace=host_namespace(app, cfg.namespaces)
+                if cluster == HOST_CLUSTER
+                else workspaces[cluster],
+                values=deep_merge(base, user.overrides.get(cluster, {})),
+            )
+            for cluster in user.clusters
+        )
+        out.append(AppPlan(app, version, apps[app].version_path(version), app in CORE_VERSIONS, deps, targets))
+    return _dependency_order(out)
+
+
+def values_patch(app: str, release_namespace: str, values: Mapping[str, Any]) -> dict[str, Any]:
+    """A Kustomization ``patches`` entry that sets the app's HelmRelease ``spec.values`` (attached clusters)."""
+    patch = {
+        "apiVersion": "helm.toolkit.fluxcd.io/v2",
+        "kind": "HelmRelease",
+        "metadata": {"name": app, "namespace": release_namespace},
+        "spec": {"values": dict(values)},
+    }
+    return {
+        "patch": yaml.safe_dump(patch, sort_keys=True),
+        "target": {"group": "helm.toolkit.fluxcd.io", "kind": "HelmRelease", "name": app},
+    }
+
+
+def kustomization_spec(
+    plan_: AppPlan, target: Target, variables: Mapping[str, str], flux_namespace: str, path_prefix: str = ""
+) -> dict[str, Any]:
+    """The Flux Kustomization spec of one app on one cluster (pure)."""
+    path = "/".join(p for p in (path_prefix.strip("/"), plan_.path) if p)
+    spec: dict[str, Any] = {
+        "interval": "10m",
+        "retryInterval": "1m",
+        "timeout": "10m",
+        "prune": True,
+        "wait": False,
+        "path": f"./{path}",
+        "sourceRef": {"kind": "GitRepository", "name": MANAGEMENT_SOURCE, "namespace": flux_namespace},
+        "postBuild": {
+            "substitute": dict(variables),
+            "substituteFrom": [{"kind": "ConfigMap", "name": VARS_CONFIGMAP, "optional": True}],
+        },
+        "healthChecks": [
+            {
+                "apiVersion": "helm.toolkit.fluxcd.io/v2",
+                "kind": "HelmRelease",
+                "name": plan_.app,
+                "namespace": target.release_namespace,
+            }
+        ],
+    }
+    if plan_.depends_on:
+        spec["dependsOn"] = [
+            {"name": target.kustomization_name(dep), "namespace": target.namespace} for dep in plan_.depends_on
+        ]
+    if target.remote:
+        spec["kubeConfig"] = {"secretRef": {"name": f"{target.cluster}-kubeconfig", "key": KUBECONFIG_KEY}}
+        if target.values:
+            spec["patches"] = [values_patch(plan_.app, target.release_namespace, target.values)]
+    return spec
+
+
+@dataclass(frozen=True)
+class AppDeploymentArgs:
+    plan: AppPlan
+    flux_namespace: pulumi.Input[str]
+    """The flux namespace (where host-cluster Kustomizations live); an Output ties them to it."""
+    variables: Mapping[str, str]
+    """Catalog variables shared by every app (``catalog.variables``); ``releaseNamespace`` is set per target."""
+    flux_namespace_name: str = "kommander-flux"
+    path_prefix: str = ""
+
+
+class AppDeployment(Component):
+    """The Flux Kustomizations (one per cluster) and override ConfigMap of one application."""
+
+    kustomizations: dict[str, k8s.apiextensions.CustomResource]
+    """By cluster name."""
+    app: str
+    """The application's name."""
+    version: str
+    """The deployed version (a folder of the catalog)."""
+
+    def __init__(self, name: str, args: AppDeploymentArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("kommander:index:AppDeployment", name, opts)
+        self.app = args.plan.app
+        self.version = args.plan.version
+        labels = {APP_LABEL: args.plan.app}
+        self.kustomizations = {}
+        for target in args.plan.targets:
+            part = "" if not target.remote else f"-{target.cluster}"
+            deps: list[pulumi.Resource] = []
+            if not target.remote and target.values:
+                deps.append(
+                    k8s.core.v1.ConfigMap(
+                        f"{name}-overrides",
+                        metadata=meta(cat.overrides_name(args.plan.app), target.release_namespace, labels=labels),
+                        data={"values.yaml": yaml.safe_dump(target.values, sort_keys=True)},
+                        opts=self.child(),
+                    )
+                )
+            variables = {**args.variables, "releaseNamespace": target.release_namespace}
+            spec = kustomization_spec(args.plan, target, variables, args.flux_namespace_name, args.path_prefix)
+            namespace: pulumi.Input[str] = args.flux_namespace if not target.remote else target.namespace
+            self.kustomizations[target.cluster] = k8s.apiextensions.CustomResource(
+                f"{name}{part}",
+                api_version="kustomize.toolkit.fluxcd.io/v1",
+                kind="Kustomization",
+                metadata=meta(
+                    target.kustomization_name(args.plan.app),
+                    namespace,
+                    labels={**labels, "kommander.d2iq.io/cluster": target.cluster},
+                    annotations={"kommander.d2iq.io/version": args.plan.version},
+                ),
+                spec=spec,
+                opts=self.child(depends_on=deps),
+            )
+        self.register_outputs({"app": self.app, "version": args.plan.version})

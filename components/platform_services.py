@@ -1,0 +1,166 @@
+"""ChartMuseum and Gatekeeper: HelmReleases applied directly, adopted later by their AppDeployments.
+
+Both are built from the catalog's own files (``applications/<app>/<version>/``):
+the defaults ConfigMap and the HelmRelease, after the same substitution Flux does,
+so the objects Pulumi applies are the objects the app's AppDeployment reconciles
+later (same names, namespace, chart and values): adoption changes nothing.
+The HelmRelease carries ``pulumi.com/waitFor: condition=Ready`` and
+``pulumi.com/patchForce`` (kustomize-controller becomes a co-owner of its fields).
+
+Gatekeeper also gets the multi-tenancy lockdown from ``bootstrap/gatekeeper/`` in
+the management repository, applied by two Flux Kustomizations created after the
+Gatekeeper HelmRelease is Ready: ``gatekeeper-templates`` (the ConstraintTemplate,
+health-checked together with the HelmRelease) and ``gatekeeper-constraints``
+(``dependsOn`` the templates, since the constraint's kind only exists once Gatekeeper
+has processed its template).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from components import catalog as cat
+from components import config
+from components.app_deployment import MANAGEMENT_SOURCE
+from components.k8s import WAIT_READY, Component, meta
+
+PATCH_FORCE = {"pulumi.com/patchForce": "true"}
+BOOTSTRAP = "bootstrap/gatekeeper"
+TEMPLATES = "gatekeeper-templates"
+CONSTRAINTS = "gatekeeper-constraints"
+
+
+def release_objects(
+    app: str, version: str, variables: Mapping[str, str], root: Path = cat.DEFAULT_ROOT
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The (defaults ConfigMap, HelmRelease) of a catalog app version, substituted (pure)."""
+    folder = next((root / top / app / version for top in cat.APP_DIRS if (root / top / app / version).is_dir()), None)
+    if folder is None:
+        raise FileNotFoundError(f"{root}: no applications/{app}/{version}")
+    docs = cat.rendered_documents(folder, variables)
+    by_kind = {d["kind"]: d for d in docs}
+    missing = {"ConfigMap", "HelmRelease"} - set(by_kind)
+    if missing:
+        raise ValueError(f"applications/{app}/{version}: no {', '.join(sorted(missing))}")
+    return by_kind["ConfigMap"], by_kind["HelmRelease"]
+
+
+@dataclass(frozen=True)
+class PlatformServiceArgs:
+    namespace: pulumi.Input[str]
+    """The kommander namespace (the release's namespace)."""
+    version: str
+    variables: Mapping[str, str]
+    """Catalog variables (``catalog.variables``) with ``releaseNamespace`` the kommander namespace."""
+    root: Path = cat.DEFAULT_ROOT
+
+
+class _CatalogRelease(Component):
+    """A catalog app's defaults ConfigMap and HelmRelease, applied by Pulumi, waiting Ready."""
+
+    release: k8s.apiextensions.CustomResource
+    """The HelmRelease (Ready once the chart is installed)."""
+
+    def _build(self, name: str, app: str, args: PlatformServiceArgs) -> None:
+        defaults, release = release_objects(app, args.version, args.variables, args.root)
+        labels = {"kommander.d2iq.io/application": app}
+        config_map = k8s.core.v1.ConfigMap(
+            f"{name}-defaults",
+            metadata=meta(defaults["metadata"]["name"], args.namespace, labels=labels),
+            data=defaults["data"],
+            opts=self.child(),
+        )
+        self.release = k8s.apiextensions.CustomResource(
+            f"{name}-release",
+            api_version=release["apiVersion"],
+            kind=release["kind"],
+            metadata=meta(
+                release["metadata"]["name"], args.namespace, labels=labels, annotations={**WAIT_READY, **PATCH_FORCE}
+            ),
+            spec=release["spec"],
+            opts=self.child(depends_on=[config_map], custom_timeouts=pulumi.CustomTimeouts(create="15m", update="15m")),
+        )
+
+
+class ChartMuseum(_CatalogRelease):
+    """ChartMuseum (the platform's chart repository), before its AppDeployment adopts it."""
+
+    def __init__(self, name: str, args: PlatformServiceArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("kommander:index:ChartMuseum", name, opts)
+        self._build(name, "chartmuseum", args)
+        self.register_outputs({})
+
+
+@dataclass(frozen=True)
+class GatekeeperArgs(PlatformServiceArgs):
+    flux_namespace: pulumi.Input[str] = "kommander-flux"
+    """Where the bootstrap Kustomizations live (next to the ``management`` GitRepository)."""
+    flux_namespace_name: str = "kommander-flux"
+    excluded_namespaces: tuple[str, ...] = field(default_factory=tuple)
+    """Platform-owned namespaces the constraint does not apply to (platform, workspaces, kube-system)."""
+    path_prefix: str = ""
+
+
+def excluded_namespaces(cfg: config.StackConfig) -> tuple[str, ...]:
+    """Namespaces the service-account constraint skips: the platform's, the workspaces' and kube-system."""
+    ns = cfg.namespaces
+    return (ns.kommander, ns.flux, ns.certManager, "kube-system", *(w.name for w in cfg.workspaces))
+
+
+def bootstrap_spec(part: str, args: GatekeeperArgs) -> dict[str, Any]:
+    """The Flux Kustomization spec applying ``bootstrap/gatekeeper/<part>`` (pure)."""
+    path = "/".join(p for p in (args.path_prefix.strip("/"), BOOTSTRAP, part) if p)
+    spec: dict[str, Any] = {
+        "interval": "10m",
+        "retryInterval": "1m",
+        "timeout": "5m",
+        "prune": True,
+        "wait": True,
+        "path": f"./{path}",
+        "sourceRef": {"kind": "GitRepository", "name": MANAGEMENT_SOURCE, "namespace": args.flux_namespace_name},
+    }
+    if part == "templates":
+        spec["healthChecks"] = [
+            {
+                "apiVersion": "helm.toolkit.fluxcd.io/v2",
+                "kind": "HelmRelease",
+                "name": "gatekeeper",
+                "namespace": args.variables["releaseNamespace"],
+            }
+        ]
+    else:
+        spec["dependsOn"] = [{"name": TEMPLATES, "namespace": args.flux_namespace_name}]
+        spec["postBuild"] = {"substitute": {"platformNamespaces": json.dumps(list(args.excluded_namespaces))}}
+    return spec
+
+
+class Gatekeeper(_CatalogRelease):
+    """Gatekeeper, then (once it is Ready) the Flux Kustomizations of its templates and constraints."""
+
+    templates: k8s.apiextensions.CustomResource
+    """The Flux Kustomization applying the ConstraintTemplate."""
+    constraints: k8s.apiextensions.CustomResource
+    """The Flux Kustomization applying the constraints (after the templates)."""
+
+    def __init__(self, name: str, args: GatekeeperArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("kommander:index:Gatekeeper", name, opts)
+        self._build(name, "gatekeeper", args)
+        built: dict[str, k8s.apiextensions.CustomResource] = {}
+        for part, object_name in (("templates", TEMPLATES), ("constraints", CONSTRAINTS)):
+            built[part] = k8s.apiextensions.CustomResource(
+                f"{name}-{part}",
+                api_version="kustomize.toolkit.fluxcd.io/v1",
+                kind="Kustomization",
+                metadata=meta(object_name, args.flux_namespace, labels={"kommander.d2iq.io/application": "gatekeeper"}),
+                spec=bootstrap_spec(part, args),
+                opts=self.child(depends_on=[self.release, *built.values()]),
+            )
+        self.templates, self.constraints = built["templates"], built["constraints"]
+        self.register_outputs({})
