@@ -9,6 +9,7 @@ import jsonschema
 import pytest
 import yaml
 
+from automation import stackfile
 from components import config
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -36,15 +37,21 @@ def test_project_schema_rejects_object_config_types() -> None:
 
 @pytest.mark.parametrize("stack_file", sorted(p.name for p in ROOT.glob("Pulumi.*.yaml")))
 def test_stack_files_pass_config_validation(stack_file: str) -> None:
+    """Each stack file passes the same check ``python -m automation`` runs before any engine work."""
     stack = stack_file.split(".")[1]
     values = yaml.safe_load((ROOT / stack_file).read_text())["config"]
-    raw: dict[str, object] = {}
-    secret: list[str] = []
-    for key, value in values.items():
-        namespace, _, name = key.partition(":")
-        if namespace != config.PROJECT:
-            continue
-        raw[name] = yaml.safe_load(value) if isinstance(value, str) and name in ("protect",) else value
-        if "secure" in json.dumps(value):
-            secret.append(name)
-    config.parse(raw, secret, stack)
+    loaded = stackfile.load(ROOT, stack)
+    assert loaded.config.protect is (stack != "dev")
+    assert loaded.kube_context == values["kubernetes:context"]
+    assert all(isinstance(v, dict) and set(v) == {"secure"} for v in _secret_leaves(values)), stack_file
+
+
+def _secret_leaves(node: object, key: str = "") -> list[object]:
+    """Every value under a secret field name (kubeconfig, password, ...), at any depth."""
+    if key in config.SECRET_FIELDS:
+        return [node]
+    if isinstance(node, dict):
+        return [leaf for k, v in node.items() for leaf in _secret_leaves(v, str(k))]
+    if isinstance(node, list):
+        return [leaf for v in node for leaf in _secret_leaves(v, key)]
+    return []

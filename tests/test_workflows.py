@@ -1,0 +1,76 @@
+"""The CI workflows parse, run the stack only through ``python -m automation``, and gate prod."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+WORKFLOWS = ROOT / ".github" / "workflows"
+
+
+def load(name: str) -> dict[str, Any]:
+    data = yaml.safe_load((WORKFLOWS / name).read_text())
+    data["on"] = data.pop(True, data.get("on"))  # YAML 1.1 reads the key `on` as true
+    return data
+
+
+def runs(workflow: dict[str, Any]) -> list[str]:
+    return [step["run"] for job in workflow["jobs"].values() for step in job["steps"] if "run" in step]
+
+
+@pytest.mark.parametrize("name", sorted(p.name for p in WORKFLOWS.glob("*.y*ml")))
+def test_workflow_is_valid_and_uses_the_automation_driver(name: str) -> None:
+    workflow = load(name)
+    assert workflow["name"] and workflow["on"] and workflow["jobs"]
+    for job in workflow["jobs"].values():
+        assert job["runs-on"] and job["steps"]
+        for step in job["steps"]:
+            assert ("run" in step) != ("uses" in step), step
+            if "uses" in step:
+                assert re.match(r"^[\w.-]+/[\w.-]+@v\d+$", step["uses"]), step["uses"]
+    for script in runs(workflow):
+        assert not re.search(r"(^|[\s;&|])pulumi\s", script), f"hand-written pulumi CLI call in {name}: {script}"
+
+
+def test_tests_run_on_pull_requests_with_make_test() -> None:
+    workflow = load("test.yaml")
+    assert "pull_request" in workflow["on"]
+    assert "make test" in runs(workflow)
+
+
+def test_pull_requests_get_a_preview_comment() -> None:
+    workflow = load("preview.yaml")
+    assert "pull_request" in workflow["on"] and workflow["permissions"]["pull-requests"] == "write"
+    job = workflow["jobs"]["preview"]
+    assert job["strategy"]["matrix"]["stack"] == ["staging", "prod"]
+    preview = next(s for s in runs(workflow) if "python -m automation preview" in s)
+    assert "--json" in preview and "--policy-pack policy" in preview
+    comment = next(s for s in job["steps"] if s.get("uses", "").startswith("actions/github-script@"))
+    assert "createComment" in comment["with"]["script"] and "preview.json" in comment["with"]["script"]
+
+
+def test_main_converges_staging() -> None:
+    workflow = load("deploy-staging.yaml")
+    assert workflow["on"] == {"push": {"branches": ["main"]}}
+    assert workflow["jobs"]["up"]["needs"] == "test"
+    assert any("python -m automation up --stack staging" in s for s in runs(workflow))
+
+
+def test_prod_is_manual_and_environment_gated() -> None:
+    workflow = load("deploy-prod.yaml")
+    assert list(workflow["on"]) == ["workflow_dispatch"]
+    job = workflow["jobs"]["prod"]
+    assert job["environment"] == "production"
+    up = next(s for s in job["steps"] if "python -m automation up --stack prod" in s.get("run", ""))
+    assert up["if"] == "inputs.command == 'up'"
+
+
+def test_scheduled_drift_check_expects_no_changes() -> None:
+    workflow = load("drift.yaml")
+    assert "schedule" in workflow["on"]
+    assert any("--expect-no-changes" in s and "python -m automation preview" in s for s in runs(workflow))
