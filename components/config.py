@@ -20,6 +20,7 @@ from typing import Annotated, Any, Literal, get_args, get_origin
 from urllib.parse import urlparse
 
 import pulumi
+import yaml
 from pydantic import (
     AfterValidator,
     BaseModel,
@@ -40,6 +41,7 @@ KEYS = (
     "versions",
     "flux",
     "helmMirrorUrl",
+    "helmMirrorCaSecret",
     "ingress",
     "gitea",
     "applicationsPath",
@@ -137,6 +139,20 @@ def quantity(value: str) -> str:
 def version(value: str) -> str:
     if not _VERSION.match(value):
         raise ValueError(f"{value!r} is not a valid version (for example '1.2.3' or 'v1.2.3')")
+    return value
+
+
+def kubeconfig(value: str) -> str:
+    """A kubeconfig: YAML with non-empty ``clusters``, ``users`` and ``contexts``. Never echoes the value."""
+    try:
+        doc = yaml.safe_load(value)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" (line {mark.line + 1})" if mark is not None else ""
+        raise ValueError(f"is not a kubeconfig: not valid YAML{where}") from None
+    missing = [k for k in ("clusters", "users", "contexts") if not isinstance(doc, dict) or not doc.get(k)]
+    if missing or not all(isinstance(doc[k], list) for k in ("clusters", "users", "contexts")):
+        raise ValueError(f"is not a kubeconfig: needs non-empty lists clusters, users, contexts (missing: {missing})")
     return value
 
 
@@ -372,6 +388,12 @@ class Cluster(_Model):
             raise ValueError("'host-cluster' is the management cluster, attached automatically")
         return value
 
+    @field_validator("kubeconfig")
+    @classmethod
+    def _kubeconfig(cls, value: SecretStr) -> SecretStr:
+        kubeconfig(value.get_secret_value())
+        return value
+
 
 class Workspace(_Model):
     name: DnsLabel
@@ -441,6 +463,8 @@ class StackConfig(_Model):
     versions: Versions = Versions()
     flux: Flux = Flux()
     helmMirrorUrl: Annotated[str, AfterValidator(helm_url)] | None = None
+    helmMirrorCaSecret: DnsLabel | None = None
+    """A Secret in the flux namespace (key ``ca.crt``) trusted by every HelmRepository (air-gapped mirrors)."""
     ingress: Ingress = Ingress()
     gitea: Gitea = Gitea()
     applicationsPath: Path | None = None
@@ -489,6 +513,16 @@ def _cross_checks(cfg: StackConfig) -> None:
 # --------------------------------------------------------------------------- errors
 
 
+_PLAIN_KEY = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$")
+
+
+def key_segment(part: str, first: bool = False) -> str:
+    """A key in a config path: ``.name`` when plain, ``['odd key']`` (quoted) otherwise."""
+    if _PLAIN_KEY.match(part):
+        return part if first else f".{part}"
+    return f"[{part!r}]"
+
+
 def _path(loc: tuple[int | str, ...]) -> str:
     out = ""
     for part in loc:
@@ -497,7 +531,7 @@ def _path(loc: tuple[int | str, ...]) -> str:
         elif part.startswith(("function-after", "function-", "literal[", "union[", "str", "constrained")):
             continue
         else:
-            out += f".{part}" if out else str(part)
+            out += key_segment(part, first=not out)
     return out
 
 
@@ -555,7 +589,9 @@ def format_error(exc: ValidationError) -> str:
 def _unknown_key_hint(raw: Mapping[str, Any]) -> None:
     for key in raw:
         if key not in KEYS:
-            raise ConfigError(f"{PROJECT}:{key}: unknown config key (known: {', '.join(KEYS)})")
+            raise ConfigError(
+                f"{PROJECT}:{key_segment(key, first=True)}: unknown config key (known: {', '.join(KEYS)})"
+            )
 
 
 def _secret_leaves_are_secret(raw: Mapping[str, Any], secret_keys: Iterable[str]) -> None:
@@ -588,7 +624,8 @@ def parse(raw: Mapping[str, Any], secret_keys: Iterable[str] = (), stack: str = 
     """
     _unknown_key_hint(raw)
     _secret_leaves_are_secret(raw, secret_keys)
-    data = {k: v for k, v in raw.items() if not (k in ("helmMirrorUrl", "applicationsPath") and v == "")}
+    optional_strings = ("helmMirrorUrl", "helmMirrorCaSecret", "applicationsPath")
+    data = {k: v for k, v in raw.items() if not (k in optional_strings and v == "")}
     data.setdefault("protect", stack != "dev")
     try:
         cfg = StackConfig.model_validate(data)
@@ -616,7 +653,8 @@ def load() -> StackConfig:
         value = runtime_config.get_config(full)
         if value is None:
             continue
-        raw[key] = _decode(value) if key not in ("clusterName", "helmMirrorUrl", "applicationsPath") else value
+        plain = key in ("clusterName", "helmMirrorUrl", "helmMirrorCaSecret", "applicationsPath")
+        raw[key] = value if plain else _decode(value)
         if runtime_config.is_config_secret(full):
             secret_keys.append(key)
     present = {*runtime_config.CONFIG.get(), *runtime_config.get_config_env()}

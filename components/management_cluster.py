@@ -8,11 +8,28 @@ from __future__ import annotations
 
 import pulumi
 
+from components.app_deployment import AppDeployment, AppDeploymentArgs, app_variables, catalog_root, plan
+from components.catalog import load_catalog
+from components.catalogs import CatalogRepositories, CatalogRepositoriesArgs, catalog_targets
 from components.cert_manager import CertManager, CertManagerArgs, RootCA, RootCAArgs
 from components.config import StackConfig
 from components.flux import Flux, FluxArgs
+from components.flux_configuration import FluxConfiguration, FluxConfigurationArgs, substitution_variables
+from components.gitea import Gitea, GiteaArgs
+from components.helm_repositories import HelmRepositories, HelmRepositoriesArgs
+from components.ingress import IngressCertificate, IngressCertificateArgs
 from components.k8s import Component
+from components.management_repository import ManagementRepository, ManagementRepositoryArgs
 from components.namespaces import Namespaces, NamespacesArgs
+from components.platform_services import (
+    ChartMuseum,
+    Gatekeeper,
+    GatekeeperArgs,
+    PlatformServiceArgs,
+    excluded_namespaces,
+)
+from components.sops_age import SopsAge, SopsAgeArgs
+from components.tenancy import Tenancy, TenancyArgs
 
 
 class ManagementCluster(Component):
@@ -26,6 +43,14 @@ class ManagementCluster(Component):
     """cert-manager (every cert-manager custom resource depends on it)."""
     root_ca: RootCA
     """The self-signed root CA and its ``kommander-ca`` ClusterIssuer."""
+    gitea: Gitea
+    """The in-cluster Git server."""
+    sops_age: SopsAge
+    """The age key pair for the repository's SOPS-encrypted secrets."""
+    management_repository: ManagementRepository
+    """The management repository's published content."""
+    flux_configuration: FluxConfiguration
+    """Flux's GitRepository and ``apps-kommander`` Kustomization over the management repository."""
 
     def __init__(self, name: str, cfg: StackConfig, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("kommander:index:ManagementCluster", name, opts)
@@ -59,6 +84,130 @@ class ManagementCluster(Component):
             f"{name}-root-ca",
             RootCAArgs(self.cert_manager.namespace, protect=cfg.protect),
             opts=self.child(depends_on=[self.cert_manager]),
+        )
+        # 4. the catalog's Helm repositories (Flux objects), through the mirror when one is set
+        root = catalog_root(cfg)
+        self.helm_repositories = HelmRepositories(
+            f"{name}-helm-repositories",
+            HelmRepositoriesArgs(self.namespaces.flux, cfg.namespaces.flux, mirror, cfg.helmMirrorCaSecret, root),
+            opts=self.child(depends_on=[self.flux]),
+        )
+        # 5. the platform's TLS for ingress.domain (cert-manager objects, after the root CA)
+        self.ingress_certificate: IngressCertificate | None = None
+        if cfg.ingress.enabled:
+            self.ingress_certificate = IngressCertificate(
+                f"{name}-ingress-certificate",
+                IngressCertificateArgs(self.namespaces.kommander, cfg.ingress, self.root_ca.issuer_name),
+                opts=self.child(depends_on=[self.cert_manager, self.root_ca]),
+            )
+
+        # 6. Gitea, through Flux (HelmRelease) from the `gitea` HelmRepository
+        self.gitea = Gitea(
+            f"{name}-gitea",
+            GiteaArgs(
+                self.namespaces.kommander, self.namespaces.flux, cfg.versions.gitea, cfg.gitea, protect=cfg.protect
+            ),
+            opts=self.child(depends_on=[self.flux, self.cert_manager, self.helm_repositories]),
+        )
+        # 8. the age key pair the repository's secrets are encrypted for
+        self.sops_age = SopsAge(
+            f"{name}-sops-age",
+            SopsAgeArgs(self.namespaces.flux, protect=cfg.protect),
+            opts=self.child(depends_on=[self.namespaces]),
+        )
+        # 7. the management repository's content, pushed to Gitea
+        self.management_repository = ManagementRepository(
+            f"{name}-management-repository",
+            ManagementRepositoryArgs(
+                url=self.gitea.repository_url,
+                username=self.gitea.admin_username,
+                password=self.gitea.admin_password,
+                recipient=self.sops_age.recipient,
+                age_identity=self.sops_age.private_key,
+                settings=cfg.gitea,
+                cluster_name=cfg.clusterName,
+                kommander_namespace=cfg.namespaces.kommander,
+                applications_path=cfg.applicationsPath,
+            ),
+            opts=self.child(depends_on=[self.gitea, self.sops_age]),
+        )
+        # 9. Flux pointed at the management repository
+        self.flux_configuration = FluxConfiguration(
+            f"{name}-flux-configuration",
+            FluxConfigurationArgs(
+                namespace=self.namespaces.flux,
+                url=self.gitea.in_cluster_repository_url,
+                branch=cfg.gitea.branch,
+                path=self.management_repository.path,
+                username=self.gitea.admin_username,
+                password=self.gitea.admin_password,
+                revision=self.management_repository.commit,
+                decryption_secret=self.sops_age.secret_name,
+                variables=substitution_variables(
+                    cfg.clusterName,
+                    cfg.namespaces.kommander,
+                    cfg.namespaces.flux,
+                    cfg.namespaces.certManager,
+                    cfg.ingress.domain,
+                    cfg.helmMirrorUrl,
+                ),
+            ),
+            opts=self.child(depends_on=[self.flux, self.management_repository, self.sops_age]),
+        )
+
+        # 13-14. workspaces, attached clusters, projects and their GitOps sources (Flux custom resources)
+        self.tenancy: Tenancy = Tenancy(
+            f"{name}-tenancy",
+            TenancyArgs(cfg.workspaces, cfg.projects, self.namespaces.flux),
+            opts=self.child(depends_on=[self.flux, self.namespaces]),
+        )
+
+        # 10. ChartMuseum and Gatekeeper, applied directly (Ready before their AppDeployments adopt them)
+        variables = app_variables(cfg)
+        services: list[pulumi.Resource] = [self.flux, self.helm_repositories, self.flux_configuration]
+        self.chartmuseum = ChartMuseum(
+            f"{name}-chartmuseum",
+            PlatformServiceArgs(self.namespaces.kommander, cfg.versions.chartmuseum, variables, root),
+            opts=self.child(depends_on=services),
+        )
+        self.gatekeeper = Gatekeeper(
+            f"{name}-gatekeeper",
+            GatekeeperArgs(
+                self.namespaces.kommander,
+                cfg.versions.gatekeeper,
+                variables,
+                root,
+                flux_namespace=self.namespaces.flux,
+                flux_namespace_name=cfg.namespaces.flux,
+                excluded_namespaces=excluded_namespaces(cfg),
+                path_prefix=cfg.gitea.pathPrefix,
+            ),
+            opts=self.child(depends_on=services),
+        )
+        # 11. AppDeployments: the core apps always, optional ones from kommander:apps (dependencies first)
+        adopted: dict[str, list[pulumi.Resource]] = {
+            "chartmuseum": [self.chartmuseum],
+            "gatekeeper": [self.gatekeeper],
+            "gitea": [self.gitea],
+        }
+        self.app_deployments: dict[str, AppDeployment] = {}
+        for app in plan(cfg, load_catalog(root)):
+            needs = [*adopted.get(app.app, []), *(self.app_deployments[d] for d in app.depends_on)]
+            self.app_deployments[app.app] = AppDeployment(
+                f"{name}-app-{app.app}",
+                AppDeploymentArgs(app, self.namespaces.flux, variables, cfg.namespaces.flux, cfg.gitea.pathPrefix),
+                opts=self.child(depends_on=[*services, self.tenancy, *needs]),
+            )
+        # 12. catalog GitRepositories, copied into matching workspace and project namespaces
+        self.catalogs = CatalogRepositories(
+            f"{name}-catalogs",
+            CatalogRepositoriesArgs(
+                tuple(cfg.catalogs),
+                self.namespaces.kommander,
+                tuple(catalog_targets(cfg)),
+                cfg.ingress.domain if cfg.ingress.enabled else None,
+            ),
+            opts=self.child(depends_on=[self.flux, self.flux_configuration, self.tenancy]),
         )
 
         self.register_outputs(

@@ -21,6 +21,16 @@ from pulumi.runtime.stack import run_pulumi_func
 from pulumi.runtime.sync_await import _sync_await
 
 SECRET_SIG = rpc._special_secret_sig
+#: Resource types that are not one Kubernetes object (Helm releases, YAML and kustomize groups,
+#: providers). ``kubernetes:kustomize.toolkit.fluxcd.io/...`` (a Flux Kustomization) is an object.
+_NOT_OBJECTS = (
+    "kubernetes:helm.sh/",
+    "kubernetes:yaml:",
+    "kubernetes:yaml/",
+    "kubernetes:kustomize:",
+    "kubernetes:kustomize/",
+    "pulumi:providers",
+)
 SIG_KEY = rpc._special_sig_key
 
 
@@ -46,7 +56,7 @@ class Registration:
         """The Kubernetes object this resource applies, when it is one."""
         if not self.type.startswith("kubernetes:") or not self.custom:
             return None
-        if self.type.startswith(("kubernetes:helm.sh/", "kubernetes:yaml", "kubernetes:kustomize", "pulumi:providers")):
+        if self.type.startswith(_NOT_OBJECTS):
             return None
         obj = {k: v for k, v in self.inputs.items() if k not in ("__meta",)}
         return obj if "apiVersion" in obj and "kind" in obj else None

@@ -160,15 +160,18 @@ def test_error_names_the_key(raw: dict, message: str) -> None:
     assert str(err.value).startswith(message), str(err.value)
 
 
+KUBECONFIG = "apiVersion: v1\nclusters: [{name: c}]\nusers: [{name: u}]\ncontexts: [{name: x}]\n"
+
+
 def test_secret_fields_must_come_from_secret_config() -> None:
-    raw = {"workspaces": [{"name": "w", "clusters": [{"name": "c1", "kubeconfig": "apiVersion: v1"}]}]}
+    raw = {"workspaces": [{"name": "w", "clusters": [{"name": "c1", "kubeconfig": KUBECONFIG}]}]}
     with pytest.raises(ConfigError) as err:
         parse(raw)
     assert str(err.value).startswith("kommander:workspaces[0].clusters[0].kubeconfig: a secret; set it with")
     assert "apiVersion: v1" not in str(err.value)
     cfg = parse(raw, secret_keys=["workspaces"])
     kubeconfig = cfg.workspaces[0].clusters[0].kubeconfig
-    assert kubeconfig.get_secret_value() == "apiVersion: v1"
+    assert kubeconfig.get_secret_value() == KUBECONFIG
     assert "apiVersion" not in repr(cfg) and "apiVersion" not in str(kubeconfig)
 
 

@@ -1,0 +1,237 @@
+"""Scale and speed figures for the stack, measured under the SDK's mocks, one line per figure.
+
+    .venv/bin/python benchmarks/run.py [--repeat 5] [--markdown benchmarks/README.md]
+
+Every figure is the median of ``--repeat`` runs, measured side by side in one process:
+
+- overhead: the full program (components) vs a flat program that registers the same
+  custom resources, with the same types and inputs, directly under the stack;
+- scaling: generated configs with 50 and 200 projects (4 sources each, 10 clusters per
+  workspace): T(200)/T(50), and peak memory per registered resource at each size;
+- secrets: the flat program with every input wrapped in ``Output.secret`` vs plain;
+- critical path: from the recorded dependency graph, a simulated ``pulumi up`` (resources
+  in parallel as the engine runs them, each taking its kind's wait time from WAIT_MODEL)
+  vs the same steps one after another, as a sequential installer would;
+- git population: first push / no-op / one change (benchmarks/git_population.py), when present.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import platform
+import statistics
+import subprocess
+import sys
+import time
+import tracemalloc
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
+
+import pulumi  # noqa: E402
+from harness import Graph, Registration, run  # noqa: E402
+
+from components import config  # noqa: E402
+from components.management_cluster import ManagementCluster  # noqa: E402
+
+#: Seconds a resource of a kind takes to become ready in a real `pulumi up` (the model).
+WAIT_MODEL = {
+    "kubernetes:helm.sh/v3:Release": 90.0,  # chart install, waits for every workload
+    "kubernetes:helm.toolkit.fluxcd.io/v2:HelmRelease": 60.0,  # Flux reconciles + workloads ready
+    "kubernetes:kustomize.toolkit.fluxcd.io/v1:Kustomization": 20.0,
+    "kubernetes:source.toolkit.fluxcd.io/v1:GitRepository": 5.0,
+    "kubernetes:source.toolkit.fluxcd.io/v1:HelmRepository": 5.0,
+    "kubernetes:cert-manager.io/v1:Certificate": 10.0,
+    "kubernetes:cert-manager.io/v1:ClusterIssuer": 2.0,
+}
+#: Anything else the provider applies: one API round trip.
+DEFAULT_WAIT = 0.5
+KUBECONFIG = "apiVersion: v1\nkind: Config\nclusters: [{name: c, cluster: {server: 'https://10.0.0.1:6443'}}]\nusers: [{name: u, user: {token: t}}]\ncontexts: [{name: c, context: {cluster: c, user: u}}]\ncurrent-context: c\n"  # noqa: E501
+
+
+def generated_config(projects: int, sources: int = 4, clusters: int = 10) -> dict[str, Any]:
+    """A config with ``projects`` projects spread over workspaces of ``clusters`` clusters each."""
+    per_workspace = 4
+    workspaces = [
+        {
+            "name": f"ws-{w}",
+            "labels": {"tier": "edge"},
+            "clusters": [
+                {"name": f"ws{w}-c{c}", "labels": {"env": "prod" if c % 2 else "dev"}, "kubeconfig": KUBECONFIG}
+                for c in range(clusters)
+            ],
+        }
+        for w in range((projects + per_workspace - 1) // per_workspace)
+    ]
+    return {
+        "workspaces": workspaces,
+        "projects": [
+            {
+                "name": f"project-{p}",
+                "workspace": f"ws-{p // per_workspace}",
+                "sources": [
+                    {"name": f"src-{s}", "url": f"https://git.example.com/p{p}/s{s}.git", "path": "./deploy"}
+                    for s in range(sources)
+                ],
+            }
+            for p in range(projects)
+        ],
+    }
+
+
+def full_program(raw: dict[str, Any]) -> Callable[[], None]:
+    """The program over an already parsed config (parsing is not part of the comparison)."""
+    cfg = config.parse(raw, secret_keys=list(raw), stack="dev")
+    return lambda: (ManagementCluster("kommander", cfg), None)[1]
+
+
+def flat_program(graph: Graph, secret: bool = False) -> Callable[[], None]:
+    """The same custom resources, registered directly (no components), optionally all-secret."""
+    customs = [r for r in graph if r.custom]
+
+    def program() -> None:
+        for r in customs:
+            props: dict[str, Any] = {k: pulumi.Output.secret(v) if secret else v for k, v in r.inputs.items()}
+            pulumi.CustomResource(r.type, r.name, props)
+
+    return program
+
+
+def timed(fn: Callable[[], Any], repeat: int) -> tuple[float, Any]:
+    times = []
+    result = None
+    for _ in range(repeat):
+        gc.collect()
+        start = time.perf_counter()
+        result = fn()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times), result
+
+
+def peak_memory(fn: Callable[[], Any]) -> int:
+    gc.collect()
+    tracemalloc.start()
+    fn()
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    return peak
+
+
+def wait_of(r: Registration) -> float:
+    if r.type in WAIT_MODEL:
+        return WAIT_MODEL[r.type]
+    return DEFAULT_WAIT if r.custom else 0.0
+
+
+def critical_path(graph: Graph) -> tuple[float, float, int, int]:
+    """(parallel time, sequential time, waited resources on the longest chain, waited resources)."""
+    finish: dict[str, tuple[float, int]] = {}
+    for r in graph:  # registration order is a topological order: dependencies register first
+        deps = [finish[d] for d in graph.direct_deps(r) if d in finish]
+        if r.parent in finish:
+            deps.append(finish[r.parent])
+        start, chain = max(deps, default=(0.0, 0))
+        waited = 1 if r.type in WAIT_MODEL else 0
+        finish[r.urn] = (start + wait_of(r), chain + waited)
+    parallel, chain = max(finish.values(), default=(0.0, 0))
+    sequential = sum(wait_of(r) for r in graph)
+    return parallel, sequential, chain, sum(1 for r in graph if r.type in WAIT_MODEL)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--markdown", type=Path, help="write the results table into this file")
+    args = parser.parse_args()
+    rows: list[tuple[str, str, str, str]] = []
+
+    def report(figure: str, value: str, goal: str, ok: bool | None) -> None:
+        verdict = "" if ok is None else ("met" if ok else "NOT MET")
+        print(f"{figure}: {value} (goal: {goal}) {verdict}".rstrip())
+        rows.append((figure, value, goal, verdict))
+
+    small = generated_config(50)
+    big = generated_config(200)
+    small_program, big_program = full_program(small), full_program(big)
+    t_full, graph = timed(lambda: run(small_program), args.repeat)
+    t_flat, _ = timed(lambda: run(flat_program(graph)), args.repeat)
+    report(
+        "component overhead (50 projects)",
+        f"{t_full / t_flat:.3f}x ({t_full:.2f}s full vs {t_flat:.2f}s flat, {len(graph.resources)} resources)",
+        "<= 1.10x",
+        t_full / t_flat <= 1.10,
+    )
+
+    t_big, big_graph = timed(lambda: run(big_program), args.repeat)
+    ratio = t_big / t_full
+    report(
+        "scaling T(200)/T(50) projects",
+        f"{ratio:.2f} ({len(big_graph.resources)} vs {len(graph.resources)} resources, "
+        f"resource ratio {len(big_graph.resources) / len(graph.resources):.2f})",
+        "<= 4.2",
+        ratio <= 4.2,
+    )
+    mem_small = peak_memory(lambda: run(small_program)) / len(graph.resources)
+    mem_big = peak_memory(lambda: run(big_program)) / len(big_graph.resources)
+    report(
+        "peak memory per resource 50 -> 200 projects",
+        f"{mem_small / 1024:.1f} KiB -> {mem_big / 1024:.1f} KiB ({mem_big / mem_small:.2f}x)",
+        "flat (<= 1.10x)",
+        mem_big / mem_small <= 1.10,
+    )
+
+    t_plain, _ = timed(lambda: run(flat_program(graph)), args.repeat)
+    t_secret, _ = timed(lambda: run(flat_program(graph, secret=True)), args.repeat)
+    report(
+        "secret overhead (every input secret vs plain)",
+        f"{t_secret / t_plain:.3f}x ({t_secret:.2f}s vs {t_plain:.2f}s)",
+        "<= 1.2x",
+        t_secret / t_plain <= 1.2,
+    )
+
+    parallel, sequential, chain, waited = critical_path(graph)
+    report(
+        "deploy critical path (simulated up vs sequential)",
+        f"{parallel / sequential:.3f} ({parallel:.0f}s vs {sequential:.0f}s; {chain} of {waited} waited resources "
+        "on the longest chain)",
+        "<= 0.5",
+        parallel / sequential <= 0.5,
+    )
+
+    git_bench = ROOT / "benchmarks" / "git_population.py"
+    if git_bench.exists():
+        out = subprocess.run([sys.executable, str(git_bench)], capture_output=True, text=True, check=True).stdout
+        for line in out.strip().splitlines():
+            figure, _, value = line.partition(":")
+            report(f"git population {figure.strip()}", value.strip(), "no-op <= 0.3 of first, 0 commits", None)
+
+    if args.markdown:
+        machine = f"{platform.machine()}, {platform.python_implementation()} {platform.python_version()}"
+        cpus = subprocess.run(["nproc"], capture_output=True, text=True).stdout.strip()
+        table = [
+            "# Benchmarks",
+            "",
+            "Produced by `.venv/bin/python benchmarks/run.py --markdown benchmarks/README.md` "
+            f"(median of {args.repeat}, under the Pulumi SDK's mocks).",
+            "",
+            f"Machine: {cpus} cores, {machine}, {platform.system()} {platform.release()}.",
+            "",
+            "Wait model for the critical path (seconds): "
+            + ", ".join(f"{k.split(':')[-1]} {v:g}" for k, v in WAIT_MODEL.items())
+            + f", any other object {DEFAULT_WAIT:g}.",
+            "",
+            "| figure | measured | goal | |",
+            "|---|---|---|---|",
+            *(f"| {a} | {b} | {c} | {d} |" for a, b, c, d in rows),
+            "",
+        ]
+        args.markdown.write_text("\n".join(table))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
