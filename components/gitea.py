@@ -124,7 +124,10 @@ class Gitea(Component):
         super().__init__("kommander:index:Gitea", name, opts)
         s = args.settings
         password = random.RandomPassword(
-            f"{name}-admin-password", length=32, special=False, opts=self.child(additional_secret_outputs=["result"])
+            f"{name}-admin-password",
+            length=32,
+            special=False,
+            opts=self.child(additional_secret_outputs=["result"], protect=args.protect),
         )
         self.admin_password = pulumi.Output.secret(password.result)
         secret = k8s.core.v1.Secret(
@@ -132,7 +135,7 @@ class Gitea(Component):
             metadata=meta(ADMIN_SECRET, args.namespace),
             type="Opaque",
             string_data={"username": s.adminUsername, "password": self.admin_password},
-            opts=self.child(),
+            opts=self.child(protect=args.protect),
         )
         namespace = pulumi.Output.from_input(args.namespace)
         marker = pulumi.Output.unsecret(self.admin_password.apply(lambda p: credentials_marker(s.adminUsername, p)))

@@ -167,7 +167,9 @@ class ManagementCluster(Component):
         services: list[pulumi.Resource] = [self.flux, self.helm_repositories, self.flux_configuration]
         self.chartmuseum = ChartMuseum(
             f"{name}-chartmuseum",
-            PlatformServiceArgs(self.namespaces.kommander, cfg.versions.chartmuseum, variables, root),
+            PlatformServiceArgs(
+                self.namespaces.kommander, cfg.versions.chartmuseum, variables, root, protect=cfg.protect
+            ),
             opts=self.child(depends_on=services),
         )
         self.gatekeeper = Gatekeeper(

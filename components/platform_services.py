@@ -60,6 +60,8 @@ class PlatformServiceArgs:
     variables: Mapping[str, str]
     """Catalog variables (``catalog.variables``) with ``releaseNamespace`` the kommander namespace."""
     root: Path = cat.DEFAULT_ROOT
+    protect: bool = False
+    """Protect the HelmRelease (its chart keeps data on a volume, as ChartMuseum's does)."""
 
 
 class _CatalogRelease(Component):
@@ -85,7 +87,11 @@ class _CatalogRelease(Component):
                 release["metadata"]["name"], args.namespace, labels=labels, annotations={**WAIT_READY, **PATCH_FORCE}
             ),
             spec=release["spec"],
-            opts=self.child(depends_on=[config_map], custom_timeouts=pulumi.CustomTimeouts(create="15m", update="15m")),
+            opts=self.child(
+                depends_on=[config_map],
+                protect=args.protect,
+                custom_timeouts=pulumi.CustomTimeouts(create="15m", update="15m"),
+            ),
         )
 
 

@@ -83,7 +83,7 @@ class SopsAge(Component):
             metadata=meta(SECRET_NAME, args.namespace),
             type="Opaque",
             string_data={SECRET_KEY: self.private_key},
-            opts=self.child(depends_on=[key]),
+            opts=self.child(depends_on=[key], protect=args.protect),
         )
         self.secret_name = secret.metadata.apply(lambda m: str(m.name))
         self.register_outputs({"recipient": self.recipient, "secret_name": self.secret_name})

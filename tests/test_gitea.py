@@ -76,7 +76,7 @@ def test_node_port_storage_and_protect(program) -> None:
     assert values["service"]["http"] == {"type": "NodePort", "port": 3000, "nodePort": 30080}
     assert values["persistence"]["size"] == "20Gi"
     assert values["persistence"]["annotations"] == {"helm.sh/resource-policy": "keep"}
-    assert {r.name for r in graph if r.protect} == {"gitea-release"}
+    assert {r.name for r in graph if r.protect} == {"gitea-release", "gitea-admin", "gitea-admin-password"}
 
 
 @pytest.mark.parametrize(

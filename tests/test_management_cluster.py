@@ -59,8 +59,14 @@ def test_namespaced_objects_wait_for_their_namespace(program) -> None:
 def test_protect_defaults(program) -> None:
     assert not any(r.protect for r in program(build(stack="dev")))
     prod = program(build(stack="prod"))
-    assert {"kommander-root-ca-certificate", "kommander-gitea-release", "kommander-sops-age-key"} <= {
-        r.name for r in prod if r.protect
+    assert {r.name for r in prod if r.protect} == {
+        "kommander-root-ca-certificate",
+        "kommander-gitea-admin-password",
+        "kommander-gitea-admin",
+        "kommander-gitea-release",
+        "kommander-sops-age-key",
+        "kommander-sops-age-secret",
+        "kommander-chartmuseum-release",
     }
 
 
