@@ -18,6 +18,10 @@ User values (``kommander:apps.<name>.values`` merged with ``overrides.<cluster>`
   this stack). The attached cluster must run Flux with the catalog's HelmRepositories
   in its flux namespace.
 
+On ``host-cluster`` the AppDeployments of flux, cert-manager and gitea are suspended
+(:data:`PULUMI_OWNED`): Pulumi installs and owns those releases; ChartMuseum and
+Gatekeeper are adopted for real, since the objects Pulumi applies equal the catalog's.
+
 :func:`plan` turns the stack config and the catalog into the deployments to build
 (core ones always, optional ones from ``kommander:apps``), rejecting unknown apps,
 versions, clusters and missing dependencies with a message naming the key.
@@ -58,6 +62,11 @@ CORE_VERSIONS = {
     "traefik": "traefik",
 }
 APP_LABEL = "kommander.d2iq.io/application"
+#: Core apps whose release on the management cluster Pulumi itself owns and waits for (the
+#: helm.sh/v3 Releases of Flux and cert-manager, Gitea's HelmRelease with its generated
+#: credentials). Their host-cluster AppDeployment is recorded but suspended, so that
+#: helm-controller never takes over a release Pulumi manages: one owner per release.
+PULUMI_OWNED = frozenset({"flux", "cert-manager", "gitea"})
 
 
 def deep_merge(base: Mapping[str, Any], top: Mapping[str, Any]) -> dict[str, Any]:
@@ -272,6 +281,8 @@ def kustomization_spec(
             }
         ],
     }
+    if not target.remote and plan_.app in PULUMI_OWNED:
+        spec["suspend"] = True
     if plan_.depends_on:
         spec["dependsOn"] = [
             {"name": target.kustomization_name(dep), "namespace": target.namespace} for dep in plan_.depends_on

@@ -255,3 +255,19 @@ def test_app_without_versions_is_a_config_error(tmp_path) -> None:
     apps = {**APPS, **cat.load_catalog(tmp_path)}
     with pytest.raises(ConfigError, match=r"kommander:apps\.empty: the catalog has no version of empty"):
         plan(parse({"apps": {"empty": {}}}), apps)
+
+
+def test_pulumi_owned_releases_are_recorded_but_suspended_on_the_host(program) -> None:
+    from components.app_deployment import PULUMI_OWNED
+    from components.management_cluster import ManagementCluster
+
+    cfg = config.parse({}, stack="dev")
+    graph = program(lambda: ManagementCluster("kommander", cfg))
+    apps = {
+        r.inputs["metadata"]["name"]: r.inputs["spec"]
+        for r in graph.of_type("kubernetes:kustomize.toolkit.fluxcd.io/v1:Kustomization")
+        if "kommander.d2iq.io/application" in r.inputs["metadata"]["labels"]
+    }
+    assert set(apps) >= PULUMI_OWNED
+    for app, spec in apps.items():
+        assert spec.get("suspend", False) is (app in PULUMI_OWNED), app
