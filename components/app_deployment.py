@@ -303,6 +303,10 @@ class AppDeploymentArgs:
     """Catalog variables shared by every app (``catalog.variables``); ``releaseNamespace`` is set per target."""
     flux_namespace_name: str = "kommander-flux"
     path_prefix: str = ""
+    kubeconfig_secrets: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
+    """Attached cluster -> its kubeconfig Secret's name as an Output (orders remote targets after the Secret)."""
+    namespaces: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
+    """Workspace namespace -> its name as an Output (orders remote targets after the Namespace)."""
 
 
 class AppDeployment(Component):
@@ -335,7 +339,14 @@ class AppDeployment(Component):
                 )
             variables = {**args.variables, "releaseNamespace": target.release_namespace}
             spec = kustomization_spec(args.plan, target, variables, args.flux_namespace_name, args.path_prefix)
-            namespace: pulumi.Input[str] = args.flux_namespace if not target.remote else target.namespace
+            namespace: pulumi.Input[str] = args.flux_namespace
+            if target.remote:
+                # data dependencies on the tenancy's Namespace and kubeconfig Secret (never on all of it)
+                if args.namespaces:
+                    namespace = args.namespaces[target.namespace]
+                    spec["kubeConfig"]["secretRef"]["name"] = args.kubeconfig_secrets[target.cluster]
+                else:
+                    namespace = target.namespace
             self.kustomizations[target.cluster] = k8s.apiextensions.CustomResource(
                 f"{name}{part}",
                 api_version="kustomize.toolkit.fluxcd.io/v1",

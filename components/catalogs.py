@@ -16,7 +16,7 @@ is disabled, is kept.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlparse, urlunparse
 
@@ -75,6 +75,8 @@ class CatalogRepositoriesArgs:
     targets: tuple[CatalogTarget, ...] = ()
     domain: str | None = None
     """``ingress.domain`` when ingress is enabled (the URL rewrite), else None."""
+    namespaces: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
+    """Workspace/project namespace -> its name as an Output: a copy is created after its Namespace."""
 
 
 class CatalogRepositories(Component):
@@ -105,7 +107,7 @@ class CatalogRepositories(Component):
                     kind="GitRepository",
                     metadata=meta(
                         catalog.name,
-                        target.namespace,
+                        args.namespaces[target.namespace] if args.namespaces else target.namespace,
                         labels={**labels, f"kommander.d2iq.io/{target.kind}": target.name},
                     ),
                     spec=git_repository_spec(catalog, reachable_url(catalog.url, args.domain)),

@@ -197,8 +197,16 @@ class ManagementCluster(Component):
             needs = [*adopted.get(app.app, []), *(self.app_deployments[d] for d in app.depends_on)]
             self.app_deployments[app.app] = AppDeployment(
                 f"{name}-app-{app.app}",
-                AppDeploymentArgs(app, self.namespaces.flux, variables, cfg.namespaces.flux, cfg.gitea.pathPrefix),
-                opts=self.child(depends_on=[*services, self.tenancy, *needs]),
+                AppDeploymentArgs(
+                    app,
+                    self.namespaces.flux,
+                    variables,
+                    cfg.namespaces.flux,
+                    cfg.gitea.pathPrefix,
+                    kubeconfig_secrets=self.tenancy.kubeconfig_secrets,
+                    namespaces=self.tenancy.namespaces,
+                ),
+                opts=self.child(depends_on=[*services, *needs]),
             )
         # 12. catalog GitRepositories, copied into matching workspace and project namespaces
         self.catalogs = CatalogRepositories(
@@ -208,8 +216,9 @@ class ManagementCluster(Component):
                 self.namespaces.kommander,
                 tuple(catalog_targets(cfg)),
                 cfg.ingress.domain if cfg.ingress.enabled else None,
+                namespaces=self.tenancy.namespaces,
             ),
-            opts=self.child(depends_on=[self.flux, self.flux_configuration, self.tenancy]),
+            opts=self.child(depends_on=[self.flux, self.flux_configuration]),
         )
 
         self.register_outputs(

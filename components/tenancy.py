@@ -331,17 +331,24 @@ class Tenancy(Component):
     status: pulumi.Output[dict[str, Any]]
     """Per project: namespace, workspace, clusters, and per source its GitRepository and its
     Kustomizations per cluster (``<namespace>/<name>``): what ``automation status`` watches."""
+    kubeconfig_secrets: dict[str, pulumi.Output[str]]
+    """Attached cluster -> name of its kubeconfig Secret (an Output: using it orders after the Secret)."""
+    namespaces: dict[str, pulumi.Output[str]]
+    """Workspace and project namespace -> its name as an Output (using it orders after the Namespace)."""
 
     def __init__(self, name: str, args: TenancyArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("kommander:index:Tenancy", name, opts)
         layout = plan(args.workspaces, args.projects)
         for warning in layout.warnings:
             pulumi.log.warn(warning, resource=self)
+        self.kubeconfig_secrets = {}
+        self.namespaces = {}
         workspaces = {w.name: self._workspace(name, w, args.flux_namespace) for w in layout.workspaces}
         status: dict[str, Any] = {}
         for proj in layout.projects:
             ws_namespace, secrets = workspaces[proj.workspace]
             status[proj.name] = self._project(name, proj, ws_namespace, secrets)
+            self.namespaces[proj.namespace] = status[proj.name]["namespace"]
         self.status = pulumi.Output.from_input(status)
         self.register_outputs({"status": self.status})
 
@@ -362,6 +369,9 @@ class Tenancy(Component):
                 opts=self.child(),
             )
             secrets[c.name] = cluster.kubeconfig_secret
+            if cluster.kubeconfig_secret is not None:
+                self.kubeconfig_secrets[c.name] = cluster.kubeconfig_secret
+        self.namespaces[ws.namespace] = workspace.namespace
         return workspace.namespace, secrets
 
     def _project(

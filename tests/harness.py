@@ -17,6 +17,7 @@ from typing import Any
 import pulumi
 from pulumi.runtime import mocks as pulumi_mocks
 from pulumi.runtime import rpc
+from pulumi.runtime.settings import ROOT, SETTINGS
 from pulumi.runtime.stack import run_pulumi_func
 from pulumi.runtime.sync_await import _sync_await
 
@@ -222,6 +223,7 @@ def run(
         for k, v in (config or {}).items()
     }
     pulumi.runtime.set_all_config(flat, [k if ":" in k else f"{project}:{k}" for k in secret_keys or []])
+    ROOT.set(None)  # a fresh root Stack per run, as a new `pulumi up` process has
     monitor = RecordingMonitor(Mocks())
     pulumi_mocks.set_mocks(Mocks(), project=project, stack=stack, preview=preview, monitor=monitor)
     outputs: dict[str, Any] = {}
@@ -232,6 +234,9 @@ def run(
         original_export(name, value)
 
     pulumi.export = capture  # type: ignore[assignment]
+    # as pulumi.runtime.test does: no RPC or output of an earlier run in this process is waited on
+    SETTINGS.rpc_manager.clear()
+    SETTINGS.outputs.clear()
     try:
         _sync_await(run_pulumi_func(fn))
     finally:

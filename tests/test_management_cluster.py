@@ -75,3 +75,36 @@ def test_every_emitted_object_is_schema_valid(program) -> None:
     graph = program(build({"namespaces": {"labels": {"env": "test"}}}))
     kinds = {o["kind"] for _, o in graph.k8s_objects()}
     assert {"Namespace", "ClusterIssuer", "Certificate"} <= kinds
+
+
+def test_remote_apps_and_catalog_copies_wait_for_exactly_their_tenancy_objects(program) -> None:
+    kubeconfig = (
+        "apiVersion: v1\nkind: Config\nclusters: [{name: c, cluster: {server: 'https://c:6443'}}]\n"
+        "users: [{name: u, user: {token: t}}]\ncontexts: [{name: c, context: {cluster: c, user: u}}]\n"
+    )
+    raw = {
+        "workspaces": [
+            {"name": "edge", "labels": {"tier": "edge"}, "clusters": [{"name": "e1", "kubeconfig": kubeconfig}]}
+        ],
+        "projects": [{"name": "shop", "workspace": "edge", "labels": {"tier": "edge"}}],
+        "catalogs": [
+            {"name": "community", "url": "https://git.example.com/c.git", "selector": {"matchLabels": {"tier": "edge"}}}
+        ],
+        "apps": {"reloader": {"clusters": ["host-cluster", "e1"]}},
+    }
+    cfg = config.parse(raw, secret_keys=list(raw))
+    graph = program(lambda: ManagementCluster("kommander", cfg))
+    secret = graph.named("kommander-tenancy-cluster-edge.e1-kubeconfig")
+    kustomization = "kubernetes:kustomize.toolkit.fluxcd.io/v1:Kustomization"
+    remote = graph.one(kustomization, "kommander-app-reloader-e1")
+    assert remote.inputs["spec"]["kubeConfig"]["secretRef"]["name"] == secret.inputs["metadata"]["name"]
+    assert graph.depends_on(remote, secret)
+    host = graph.one(kustomization, "kommander-app-reloader")
+    assert not graph.depends_on(host, secret), "host-cluster apps must not wait for tenant objects"
+    namespaces = {r.inputs["metadata"]["name"]: r for r in graph.of_type("kubernetes:core/v1:Namespace")}
+    git_repository = "kubernetes:source.toolkit.fluxcd.io/v1:GitRepository"
+    copies = [r for r in graph.of_type(git_repository) if r.name.startswith("kommander-catalogs-community-")]
+    placed = {r.inputs["metadata"]["namespace"] for r in copies}
+    assert {"edge", "shop"} <= placed
+    for copy in copies:
+        assert graph.depends_on(copy, namespaces[copy.inputs["metadata"]["namespace"]])
