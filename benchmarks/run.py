@@ -5,7 +5,7 @@
 Every figure is the median of ``--repeat`` runs, measured side by side in one process:
 
 - overhead: the full program (components) vs a flat program that registers the same
-  custom resources, with the same types and inputs, directly under the stack;
+  custom resources, with the same types, inputs and dependencies, directly under the stack;
 - scaling: generated configs with 50 and 200 projects (4 sources each, 10 clusters per
   workspace): T(200)/T(50), and peak memory per registered resource at each size;
 - secrets: the flat program with every input wrapped in ``Output.secret`` vs plain;
@@ -90,13 +90,20 @@ def full_program(raw: dict[str, Any]) -> Callable[[], None]:
 
 
 def flat_program(graph: Graph, secret: bool = False) -> Callable[[], None]:
-    """The same custom resources, registered directly (no components), optionally all-secret."""
+    """The same custom resources with the same dependencies, registered directly (no components).
+
+    Registration order is a topological order, so every dependency is registered first;
+    ``secret`` wraps every input in ``Output.secret``.
+    """
     customs = [r for r in graph if r.custom]
+    deps = {r.urn: [d for d in graph.direct_deps(r) if d in graph.by_urn and graph.by_urn[d].custom] for r in customs}
 
     def program() -> None:
+        flat: dict[str, pulumi.CustomResource] = {}
         for r in customs:
             props: dict[str, Any] = {k: pulumi.Output.secret(v) if secret else v for k, v in r.inputs.items()}
-            pulumi.CustomResource(r.type, r.name, props)
+            opts = pulumi.ResourceOptions(depends_on=[flat[d] for d in deps[r.urn]])
+            flat[r.urn] = pulumi.CustomResource(r.type, r.name, props, opts)
 
     return program
 

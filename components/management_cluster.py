@@ -158,8 +158,8 @@ class ManagementCluster(Component):
         # 13-14. workspaces, attached clusters, projects and their GitOps sources (Flux custom resources)
         self.tenancy: Tenancy = Tenancy(
             f"{name}-tenancy",
-            TenancyArgs(cfg.workspaces, cfg.projects, self.namespaces.flux),
-            opts=self.child(depends_on=[self.flux, self.namespaces]),
+            TenancyArgs(cfg.workspaces, cfg.projects, self.namespaces.flux, flux=self.flux),
+            opts=self.child(),
         )
 
         # 10. ChartMuseum and Gatekeeper, applied directly (Ready before their AppDeployments adopt them)

@@ -323,6 +323,8 @@ class TenancyArgs:
     projects: list[config.Project]
     flux_namespace: pulumi.Input[str]
     """Where the Flux controllers run (kustomize-controller alone may read kubeconfigs)."""
+    flux: pulumi.Resource | None = None
+    """What installs the Flux CRDs: only the GitOps sources (Flux custom resources) wait for it."""
 
 
 class Tenancy(Component):
@@ -347,7 +349,7 @@ class Tenancy(Component):
         status: dict[str, Any] = {}
         for proj in layout.projects:
             ws_namespace, secrets = workspaces[proj.workspace]
-            status[proj.name] = self._project(name, proj, ws_namespace, secrets)
+            status[proj.name] = self._project(name, proj, ws_namespace, secrets, args.flux)
             self.namespaces[proj.namespace] = status[proj.name]["namespace"]
         self.status = pulumi.Output.from_input(status)
         self.register_outputs({"status": self.status})
@@ -380,6 +382,7 @@ class Tenancy(Component):
         proj: ProjectPlan,
         ws_namespace: pulumi.Output[str],
         secrets: dict[str, pulumi.Output[str] | None],
+        flux: pulumi.Resource | None,
     ) -> dict[str, Any]:
         project = Project(
             f"{name}-project-{proj.name}",
@@ -388,7 +391,7 @@ class Tenancy(Component):
         )
         sources: dict[str, Any] = {}
         for sp in proj.sources:
-            sources[sp.source.name] = self._source(name, proj, sp, project, ws_namespace, secrets)
+            sources[sp.source.name] = self._source(name, proj, sp, project, ws_namespace, secrets, flux)
         return {
             "namespace": project.namespace,
             "workspace": proj.workspace,
@@ -404,6 +407,7 @@ class Tenancy(Component):
         project: Project,
         ws_namespace: pulumi.Output[str],
         secrets: dict[str, pulumi.Output[str] | None],
+        flux: pulumi.Resource | None,
     ) -> dict[str, Any]:
         targets = [
             Target(
@@ -425,6 +429,6 @@ class Tenancy(Component):
                 credentials_secret=sp.credentials_secret,
                 targets=targets,
             ),
-            opts=self.child(),
+            opts=self.child(depends_on=[flux] if flux is not None else None),
         )
         return {"gitRepository": source.repository, "kustomizations": source.kustomizations}
