@@ -8,7 +8,8 @@ from collections import Counter
 from typing import Any
 
 import pytest
-from harness import Graph, Registration, run
+from harness import Graph, run
+from test_management_cluster import crd_installer
 
 from components import config
 from components.cert_manager import CRD_GROUPS as CERT_MANAGER_GROUPS
@@ -141,21 +142,12 @@ def test_no_secret_in_configmaps_labels_or_annotations(graph: Graph) -> None:
             assert CANARY not in json.dumps(obj.get("data")), f"{res.name}: secret in a ConfigMap"
 
 
-def _installer(graph: Graph, api_version: str) -> Registration | None:
-    group = api_version.split("/")[0]
-    if group in FLUX_GROUPS:
-        return graph.one("kubernetes:helm.sh/v3:Release", "kommander-flux-controllers")
-    if group in CERT_MANAGER_GROUPS:
-        return graph.one("kubernetes:helm.sh/v3:Release", "kommander-cert-manager-controllers")
-    return None
-
-
 def test_destroy_order_flux_and_cert_manager_objects_before_controllers(graph: Graph) -> None:
     checked = 0
     for res, obj in graph.k8s_objects():
         group = obj["apiVersion"].split("/")[0]
         if group in FLUX_GROUPS or group in CERT_MANAGER_GROUPS:
-            installer = _installer(graph, obj["apiVersion"])
+            installer = crd_installer(graph, obj["apiVersion"])
             assert installer is not None
             assert graph.depends_on(res, installer), f"{obj['kind']} {res.name} is not deleted before its controllers"
             checked += 1
