@@ -27,7 +27,11 @@ import yaml
 ROOT = Path(__file__).resolve().parent.parent
 #: Where the catalog this project ships lives.
 DEFAULT_ROOT = ROOT
+#: Folders of a kommander-applications checkout that hold application definitions, newest first.
 APP_DIRS = ("applications", "services")
+#: Where the management repository holds them, whatever the source layout.
+PUBLISHED_DIR = "applications"
+_KUSTOMIZATION = ("kustomization.yaml", "kustomization.yml", "Kustomization")
 HELM_REPOSITORIES = Path("common") / "helm-repositories"
 #: Fields every ``metadata.yaml`` has (``core`` and ``dependsOn`` are optional: false / none).
 METADATA_FIELDS = ("displayName", "description", "category", "scope")
@@ -125,26 +129,43 @@ def read_metadata(name: str, path: Path) -> AppMetadata:
     )
 
 
+def is_version_dir(path: Path) -> bool:
+    """A ``<app>/<version>/`` folder: it has a kustomization."""
+    return path.is_dir() and any((path / k).is_file() for k in _KUSTOMIZATION)
+
+
+def applications_dir(root: Path) -> Path | None:
+    """The folder of ``<app>/<version>/`` directories of the catalog at ``root``, or None (no known layout).
+
+    ``applications/`` (current), ``services/`` (2.x), or ``root`` itself when it holds app folders.
+    """
+    for layout in APP_DIRS:
+        if (root / layout).is_dir():
+            return root / layout
+    apps = [p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")] if root.is_dir() else []
+    if apps and all(any(is_version_dir(v) for v in app.iterdir()) for app in apps):
+        return root
+    return None
+
+
 def load_catalog(root: Path = DEFAULT_ROOT) -> dict[str, CatalogApp]:
-    """Every app folder with a ``metadata.yaml`` and its version folders, by app name."""
+    """Every app folder with a ``metadata.yaml`` and its version folders, by app name.
+
+    Paths are where the management repository publishes the app (``applications/<app>``),
+    whichever layout the source uses.
+    """
+    base = applications_dir(root)
+    if base is None:
+        return {}
     apps: dict[str, CatalogApp] = {}
-    for top in APP_DIRS:
-        base = root / top
-        if not base.is_dir():
-            continue
-        for folder in sorted(p for p in base.iterdir() if p.is_dir() and (p / "metadata.yaml").is_file()):
-            versions = tuple(
-                sorted(
-                    (v.name for v in folder.iterdir() if (v / "kustomization.yaml").is_file()),
-                    key=version_key,
-                )
-            )
-            apps.setdefault(
-                folder.name,
-                CatalogApp(
-                    folder.name, f"{top}/{folder.name}", read_metadata(folder.name, folder / "metadata.yaml"), versions
-                ),
-            )
+    for folder in sorted(p for p in base.iterdir() if p.is_dir() and (p / "metadata.yaml").is_file()):
+        versions = tuple(sorted((v.name for v in folder.iterdir() if is_version_dir(v)), key=version_key))
+        apps[folder.name] = CatalogApp(
+            folder.name,
+            f"{PUBLISHED_DIR}/{folder.name}",
+            read_metadata(folder.name, folder / "metadata.yaml"),
+            versions,
+        )
     return apps
 
 

@@ -38,8 +38,8 @@ import git
 import yaml
 from gitdb import IStream
 
-#: Folders of a kommander-applications checkout that hold application definitions, newest first.
-LAYOUTS = ("applications", "services")
+from components import catalog
+
 #: Where the encrypted secrets live in the repository (relative to the path prefix).
 SECRETS_DIR = "secrets"
 #: The Secret (in the kommander namespace) that carries the Gitea credentials, SOPS-encrypted.
@@ -47,7 +47,6 @@ GITEA_SECRET = "gitea-credentials"
 #: What SOPS encrypts in a Kubernetes manifest (the rest stays readable for review).
 ENCRYPTED_REGEX = "^(data|stringData)$"
 _MANIFEST = re.compile(r"\.ya?ml$")
-_KUSTOMIZATION = ("kustomization.yaml", "kustomization.yml", "Kustomization")
 _DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 #: libyaml's loader when PyYAML was built with it (validating a large catalog is several times faster).
 _LOADER: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
@@ -70,21 +69,6 @@ class Sources:
     bootstrap: Path | None = None
     required: bool = False
     """Whether the application catalog must exist (true for a user's ``applicationsPath``)."""
-
-
-def _is_version_dir(path: Path) -> bool:
-    return path.is_dir() and any((path / k).is_file() for k in _KUSTOMIZATION)
-
-
-def applications_dir(root: Path) -> Path | None:
-    """The folder of ``<app>/<version>/`` directories inside ``root``, or None when there is no known layout."""
-    for layout in LAYOUTS:
-        if (root / layout).is_dir():
-            return root / layout
-    apps = [p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")] if root.is_dir() else []
-    if apps and all(any(_is_version_dir(v) for v in app.iterdir()) for app in apps):
-        return root
-    return None
 
 
 def _files(folder: Path) -> Iterable[Path]:
@@ -117,7 +101,7 @@ def collect_applications(root: Path, required: bool = True) -> dict[str, bytes]:
         if required:
             raise GitRepoError(f"{root}: the application catalog does not exist (or is not a directory)")
         return {}
-    base = applications_dir(root)
+    base = catalog.applications_dir(root)
     if base is None:
         if not required and not any(p for p in root.iterdir() if not p.name.startswith(".")):
             return {}
@@ -136,7 +120,7 @@ def collect_applications(root: Path, required: bool = True) -> dict[str, bytes]:
         if not versions:
             raise GitRepoError(f"{shown}: malformed application: no <version>/ folder")
         for v in versions:
-            if not _is_version_dir(v):
+            if not catalog.is_version_dir(v):
                 raise GitRepoError(f"{shown}/{v.name}: malformed application version: no kustomization.yaml")
         meta = app / "metadata.yaml"
         if meta.is_file():
@@ -146,7 +130,7 @@ def collect_applications(root: Path, required: bool = True) -> dict[str, bytes]:
         for path in _files(app):
             rel = path.relative_to(app).as_posix()
             _check_yaml(path, f"{shown}/{rel}")
-            out[f"applications/{app.name}/{rel}"] = path.read_bytes()
+            out[f"{catalog.PUBLISHED_DIR}/{app.name}/{rel}"] = path.read_bytes()
     return out
 
 

@@ -41,7 +41,8 @@ def release_objects(
     app: str, version: str, variables: Mapping[str, str], root: Path = cat.DEFAULT_ROOT
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     """The (defaults ConfigMap, HelmRelease) of a catalog app version, substituted (pure)."""
-    folder = next((root / top / app / version for top in cat.APP_DIRS if (root / top / app / version).is_dir()), None)
+    base = cat.applications_dir(root)
+    folder = base / app / version if base is not None and (base / app / version).is_dir() else None
     if folder is None:
         raise FileNotFoundError(f"{root}: no applications/{app}/{version}")
     docs = cat.rendered_documents(folder, variables)

@@ -9,6 +9,7 @@ import yaml
 from schemas import validate
 
 from components import catalog as cat
+from components import config
 from components.config import Versions
 from components.helm_repositories import repository_objects
 
@@ -174,5 +175,26 @@ def test_services_layout_is_accepted(tmp_path: Path) -> None:
     (app / "kustomization.yaml").write_text("resources: []\n")
     (app.parent / "metadata.yaml").write_text("displayName: D\ndescription: d\ncategory: x\nscope: project\n")
     found = cat.load_catalog(tmp_path)
-    assert found["demo"].path == "services/demo" and found["demo"].versions == ("1.0.0",)
+    assert (
+        found["demo"].path == "applications/demo"
+    )  # where the repository publishes it and found["demo"].versions == ("1.0.0",)
     assert found["demo"].metadata.core is False and found["demo"].metadata.category == ["x"]
+
+
+@pytest.mark.parametrize("layout", ["applications", "services"])
+def test_app_deployments_point_at_paths_the_repository_publishes(layout: str, tmp_path: Path) -> None:
+    """The catalog reader (AppDeployment paths) and the publisher (repository content) agree, for both layouts."""
+    import shutil
+
+    from components.app_deployment import plan
+    from components.management_repository import build_content, sources_for
+
+    shutil.copytree(cat.DEFAULT_ROOT / "applications", tmp_path / layout)
+    shutil.copytree(cat.DEFAULT_ROOT / "common", tmp_path / "common")
+    cfg = config.parse({"applicationsPath": str(tmp_path), "apps": {"reloader": {}}})
+    content = build_content(sources_for(cfg.applicationsPath), cfg.clusterName)
+    published = {path.rsplit("/", 1)[0] for path in content}
+    plans = plan(cfg, cat.load_catalog(tmp_path))
+    assert {p.app for p in plans} >= {"flux", "gitea", "reloader"}
+    for p in plans:
+        assert p.path in published, f"{p.app}: Kustomization path {p.path} is not in the repository"
