@@ -38,6 +38,7 @@ from components.tenancy_plan import (
     SourcePlan,
     WorkspacePlan,
     plan,
+    status,
 )
 
 #: The Flux controller that applies Kustomizations (its service account in the Flux namespace).
@@ -255,12 +256,11 @@ def credentials_data(creds: config.Credentials) -> dict[str, pulumi.Input[str]]:
 
 
 class GitOpsSource(Component):
-    """A tenant's Git source deployed by Flux to every selected cluster of its project."""
+    """A tenant's Git source deployed by Flux to every selected cluster of its project.
 
-    repository: pulumi.Output[str]
-    """``<namespace>/<name>`` of the GitRepository."""
-    kustomizations: dict[str, pulumi.Output[str]]
-    """Cluster name -> ``<namespace>/<name>`` of the Kustomization that deploys the source there."""
+    It exposes no Outputs: nothing is built on a source, and where its objects live is
+    decided by the plan (:func:`components.tenancy_plan.status`).
+    """
 
     def __init__(self, name: str, args: GitOpsSourceArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("kommander:index:GitOpsSource", name, opts)
@@ -288,8 +288,6 @@ class GitOpsSource(Component):
             opts=self.child(),
         )
         repo_name = object_name(repo)
-        self.repository = pulumi.Output.concat(args.namespace, "/", repo_name)
-        self.kustomizations = {}
         for target in args.targets:
             spec: dict[str, Any] = {
                 "interval": src.interval,
@@ -302,7 +300,7 @@ class GitOpsSource(Component):
             }
             if target.kubeconfig_secret is not None:
                 spec["kubeConfig"] = {"secretRef": {"name": target.kubeconfig_secret, "key": KUBECONFIG_KEY}}
-            ks = k8s.apiextensions.CustomResource(
+            k8s.apiextensions.CustomResource(
                 f"{name}-{target.cluster}",
                 api_version="kustomize.toolkit.fluxcd.io/v1",
                 kind="Kustomization",
@@ -310,8 +308,7 @@ class GitOpsSource(Component):
                 spec=spec,
                 opts=self.child(depends_on=[repo]),
             )
-            self.kustomizations[target.cluster] = pulumi.Output.concat(target.namespace, "/", object_name(ks))
-        self.register_outputs({"repository": self.repository, "kustomizations": self.kustomizations})
+        self.register_outputs({})
 
 
 # --------------------------------------------------------------------------- Tenancy
@@ -330,9 +327,10 @@ class TenancyArgs:
 class Tenancy(Component):
     """Every workspace, attached cluster, project and GitOps source of the stack config."""
 
-    status: pulumi.Output[dict[str, Any]]
+    status: dict[str, Any]
     """Per project: namespace, workspace, clusters, and per source its GitRepository and its
-    Kustomizations per cluster (``<namespace>/<name>``): what ``automation status`` watches."""
+    Kustomizations per cluster (``<namespace>/<name>``): what ``automation status`` watches.
+    Plain data from the plan (known in preview); see :func:`components.tenancy_plan.status`."""
     kubeconfig_secrets: dict[str, pulumi.Output[str]]
     """Attached cluster -> name of its kubeconfig Secret (an Output: using it orders after the Secret)."""
     namespaces: dict[str, pulumi.Output[str]]
@@ -346,12 +344,10 @@ class Tenancy(Component):
         self.kubeconfig_secrets = {}
         self.namespaces = {}
         workspaces = {w.name: self._workspace(name, w, args.flux_namespace) for w in layout.workspaces}
-        status: dict[str, Any] = {}
         for proj in layout.projects:
             ws_namespace, secrets = workspaces[proj.workspace]
-            status[proj.name] = self._project(name, proj, ws_namespace, secrets, args.flux)
-            self.namespaces[proj.namespace] = status[proj.name]["namespace"]
-        self.status = pulumi.Output.from_input(status)
+            self.namespaces[proj.namespace] = self._project(name, proj, ws_namespace, secrets, args.flux)
+        self.status = status(layout)
         self.register_outputs({"status": self.status})
 
     def _workspace(
@@ -383,21 +379,16 @@ class Tenancy(Component):
         ws_namespace: pulumi.Output[str],
         secrets: dict[str, pulumi.Output[str] | None],
         flux: pulumi.Resource | None,
-    ) -> dict[str, Any]:
+    ) -> pulumi.Output[str]:
+        """The project and its sources; returns the project namespace's name (an Output)."""
         project = Project(
             f"{name}-project-{proj.name}",
             ProjectArgs(proj.name, proj.namespace, dict(proj.labels), proj.service_account),
             opts=self.child(),
         )
-        sources: dict[str, Any] = {}
         for sp in proj.sources:
-            sources[sp.source.name] = self._source(name, proj, sp, project, ws_namespace, secrets, flux)
-        return {
-            "namespace": project.namespace,
-            "workspace": proj.workspace,
-            "clusters": list(proj.clusters),
-            "sources": sources,
-        }
+            self._source(name, proj, sp, project, ws_namespace, secrets, flux)
+        return project.namespace
 
     def _source(
         self,
@@ -408,7 +399,7 @@ class Tenancy(Component):
         ws_namespace: pulumi.Output[str],
         secrets: dict[str, pulumi.Output[str] | None],
         flux: pulumi.Resource | None,
-    ) -> dict[str, Any]:
+    ) -> None:
         targets = [
             Target(
                 cluster=t.cluster,
@@ -418,7 +409,7 @@ class Tenancy(Component):
             )
             for t in sp.targets
         ]
-        source = GitOpsSource(
+        GitOpsSource(
             f"{name}-source-{proj.name}.{sp.source.name}",
             GitOpsSourceArgs(
                 source=sp.source,
@@ -431,4 +422,3 @@ class Tenancy(Component):
             ),
             opts=self.child(depends_on=[flux] if flux is not None else None),
         )
-        return {"gitRepository": source.repository, "kustomizations": source.kustomizations}

@@ -22,6 +22,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from pydantic import SecretStr
 
@@ -218,3 +219,23 @@ def plan(workspaces: Sequence[config.Workspace], projects: Sequence[config.Proje
             )
         )
     return TenancyPlan(planned, tuple(out), tuple(warnings))
+
+
+def status(layout: TenancyPlan) -> dict[str, Any]:
+    """What ``automation status`` watches, per project: its namespace, workspace and clusters,
+    and per source ``<namespace>/<name>`` of its GitRepository and of its Kustomization per cluster."""
+    return {
+        proj.name: {
+            "namespace": proj.namespace,
+            "workspace": proj.workspace,
+            "clusters": list(proj.clusters),
+            "sources": {
+                sp.source.name: {
+                    "gitRepository": f"{proj.namespace}/{sp.repository}",
+                    "kustomizations": {t.cluster: f"{t.namespace}/{t.name}" for t in sp.targets},
+                }
+                for sp in proj.sources
+            },
+        }
+        for proj in layout.projects
+    }

@@ -184,6 +184,23 @@ def test_topology_at_scale(big) -> None:
     assert status["ws0-p1"]["namespace"] == "ws0-p1" and status["ws0-p1"]["workspace"] == "ws0"
 
 
+def test_status_names_exactly_the_recorded_tenant_objects(big) -> None:
+    """The status comes from the plan; it must name every GitRepository and Kustomization made, and no other."""
+    graph, _ = big
+    status = graph_status(graph)
+
+    def ids(type_: str) -> set[str]:
+        return {f"{o['metadata']['namespace']}/{o['metadata']['name']}" for o in objects(graph, type_)}
+
+    repos = {s["gitRepository"] for p in status.values() for s in p["sources"].values()}
+    kustomizations = [k for p in status.values() for s in p["sources"].values() for k in s["kustomizations"].values()]
+    assert repos == ids(REPO)
+    assert len(kustomizations) == len(set(kustomizations)) and set(kustomizations) == ids(KS)
+    for proj, entry in status.items():
+        for source in entry["sources"].values():
+            assert sorted(source["kustomizations"]) == sorted(entry["clusters"]), proj
+
+
 def graph_status(graph: Graph) -> dict[str, Any]:
     status: dict[str, Any] = graph.outputs["tenants"]
     return status

@@ -14,6 +14,7 @@ from components.tenancy_plan import (
     LABEL_CLUSTER_NAME,
     plan,
     short_name,
+    status,
 )
 
 KC = "apiVersion: v1\nclusters: [{name: c}]\nusers: [{name: u}]\ncontexts: [{name: x}]\n"
@@ -91,6 +92,22 @@ def test_selection_placement_and_names() -> None:
     (t,) = ops.sources[0].targets
     assert (t.name, t.namespace, t.kubeconfig_secret) == ("ops-web-host-cluster", "ops", None)
     assert ops.sources[0].credentials_secret == "web-git-credentials"
+    assert status(layout(raw)) == {
+        "shop": {
+            "namespace": "shop-ns",
+            "workspace": "edge",
+            "clusters": ["e1"],
+            "sources": {"web": {"gitRepository": "shop-ns/web", "kustomizations": {"e1": "edge/shop-web-e1"}}},
+        },
+        "ops": {
+            "namespace": "ops",
+            "workspace": "default",
+            "clusters": [HOST_CLUSTER],
+            "sources": {
+                "web": {"gitRepository": "ops/web", "kustomizations": {HOST_CLUSTER: "ops/ops-web-host-cluster"}}
+            },
+        },
+    }
 
 
 def test_clusters_can_be_selected_by_name() -> None:
