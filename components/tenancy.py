@@ -18,7 +18,7 @@ Multi-cluster delivery is Flux's own ``spec.kubeConfig`` (no KubeFed). See
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -35,7 +35,7 @@ from components.tenancy_plan import (
     LABEL_SOURCE,
     LABEL_WORKSPACE,
     ProjectPlan,
-    SourcePlan,
+    TargetPlan,
     WorkspacePlan,
     plan,
     status,
@@ -176,9 +176,10 @@ class Project(Component):
     """A project: its namespace and the least-privilege service account its reconcilers run as."""
 
     namespace: pulumi.Output[str]
-    """The project namespace (GitRepositories, host-cluster Kustomizations, the target namespace)."""
-    service_account: pulumi.Output[str]
-    """The reconciler service account; resolves after its RoleBinding exists (and is deleted after users)."""
+    """The project namespace (GitRepositories, host-cluster Kustomizations, the target namespace).
+
+    The reconciler service account's name is the plan's; a user of it depends on the whole
+    project, so it is created after the account's RoleBinding and deleted before it."""
 
     def __init__(self, name: str, args: ProjectArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("kommander:index:Project", name, opts)
@@ -202,42 +203,39 @@ class Project(Component):
             ],
             opts=self.child(),
         )
-        binding = k8s.rbac.v1.RoleBinding(
+        k8s.rbac.v1.RoleBinding(
             f"{name}-reconciler",
             metadata=meta(args.service_account, self.namespace, labels),
             role_ref=_role_ref(role),
             subjects=[k8s.rbac.v1.SubjectArgs(kind="ServiceAccount", name=object_name(sa), namespace=self.namespace)],
             opts=self.child(),
         )
-        self.service_account = pulumi.Output.all(object_name(sa), object_name(binding)).apply(lambda v: str(v[0]))
-        self.register_outputs({"namespace": self.namespace, "service_account": self.service_account})
+        self.register_outputs({"namespace": self.namespace})
 
 
 # --------------------------------------------------------------------------- GitOpsSource
 
 
 @dataclass(frozen=True)
-class Target:
-    """One cluster a source is deployed to."""
-
-    cluster: str
-    name: str
-    """The Kustomization's name."""
-    namespace: pulumi.Input[str]
-    """The Kustomization's namespace: the project's (host-cluster) or the workspace's (remote)."""
-    kubeconfig_secret: pulumi.Input[str] | None = None
-
-
-@dataclass(frozen=True)
 class GitOpsSourceArgs:
+    """Plain names, all decided by the plan (:mod:`components.tenancy_plan`).
+
+    They are not read back from the objects they name: the objects are waited for
+    explicitly. The source's ``depends_on`` holds the project (its namespace, service
+    account and RBAC); each Kustomization also waits for its GitRepository and for its
+    cluster (``clusters``), whose kubeconfig Secret it reads.
+    """
+
     source: config.GitOpsSource
     project: str
-    namespace: pulumi.Input[str]
+    namespace: str
     """The project namespace: GitRepository, credentials and every Kustomization's target."""
-    service_account: pulumi.Input[str]
+    service_account: str
     repository: str
     credentials_secret: str | None
-    targets: Sequence[Target]
+    targets: Sequence[TargetPlan]
+    clusters: Mapping[str, pulumi.Resource] = field(default_factory=dict)
+    """Cluster name -> the AttachedCluster a Kustomization for it waits for."""
 
 
 def git_ref(ref: config.GitRef) -> dict[str, str]:
@@ -287,14 +285,14 @@ class GitOpsSource(Component):
             spec=repo_spec,
             opts=self.child(),
         )
-        repo_name = object_name(repo)
         for target in args.targets:
+            cluster = [args.clusters[target.cluster]] if target.cluster in args.clusters else []
             spec: dict[str, Any] = {
                 "interval": src.interval,
                 "path": src.path,
                 "prune": src.prune,
                 "suspend": src.suspend,
-                "sourceRef": {"kind": "GitRepository", "name": repo_name, "namespace": args.namespace},
+                "sourceRef": {"kind": "GitRepository", "name": args.repository, "namespace": args.namespace},
                 "targetNamespace": args.namespace,
                 "serviceAccountName": args.service_account,
             }
@@ -306,7 +304,7 @@ class GitOpsSource(Component):
                 kind="Kustomization",
                 metadata=meta(target.name, target.namespace, {**labels, LABEL_CLUSTER: target.cluster}),
                 spec=spec,
-                opts=self.child(depends_on=[repo]),
+                opts=self.child(depends_on=[repo, *cluster]),
             )
         self.register_outputs({})
 
@@ -343,42 +341,37 @@ class Tenancy(Component):
             pulumi.log.warn(warning, resource=self)
         self.kubeconfig_secrets = {}
         self.namespaces = {}
-        workspaces = {w.name: self._workspace(name, w, args.flux_namespace) for w in layout.workspaces}
+        clusters: dict[str, pulumi.Resource] = {}
+        for ws in layout.workspaces:
+            clusters.update(self._workspace(name, ws, args.flux_namespace))
         for proj in layout.projects:
-            ws_namespace, secrets = workspaces[proj.workspace]
-            self.namespaces[proj.namespace] = self._project(name, proj, ws_namespace, secrets, args.flux)
+            self.namespaces[proj.namespace] = self._project(name, proj, clusters, args.flux)
         self.status = status(layout)
         self.register_outputs({"status": self.status})
 
-    def _workspace(
-        self, name: str, ws: WorkspacePlan, flux_namespace: pulumi.Input[str]
-    ) -> tuple[pulumi.Output[str], dict[str, pulumi.Output[str] | None]]:
+    def _workspace(self, name: str, ws: WorkspacePlan, flux_namespace: pulumi.Input[str]) -> dict[str, AttachedCluster]:
+        """The workspace and its attached clusters, by cluster name."""
         remote = [c.kubeconfig_secret for c in ws.clusters if c.kubeconfig_secret is not None]
         workspace = Workspace(
             f"{name}-ws-{ws.name}",
             WorkspaceArgs(ws.name, ws.namespace, dict(ws.labels), flux_namespace, remote),
             opts=self.child(),
         )
-        secrets: dict[str, pulumi.Output[str] | None] = {}
+        clusters: dict[str, AttachedCluster] = {}
         for c in ws.clusters:
             cluster = AttachedCluster(
                 f"{name}-cluster-{ws.name}.{c.name}",
                 AttachedClusterArgs(c.name, ws.name, workspace.namespace, c.kubeconfig, c.kubeconfig_secret),
                 opts=self.child(),
             )
-            secrets[c.name] = cluster.kubeconfig_secret
+            clusters[c.name] = cluster
             if cluster.kubeconfig_secret is not None:
                 self.kubeconfig_secrets[c.name] = cluster.kubeconfig_secret
         self.namespaces[ws.namespace] = workspace.namespace
-        return workspace.namespace, secrets
+        return clusters
 
     def _project(
-        self,
-        name: str,
-        proj: ProjectPlan,
-        ws_namespace: pulumi.Output[str],
-        secrets: dict[str, pulumi.Output[str] | None],
-        flux: pulumi.Resource | None,
+        self, name: str, proj: ProjectPlan, clusters: Mapping[str, pulumi.Resource], flux: pulumi.Resource | None
     ) -> pulumi.Output[str]:
         """The project and its sources; returns the project namespace's name (an Output)."""
         project = Project(
@@ -386,39 +379,21 @@ class Tenancy(Component):
             ProjectArgs(proj.name, proj.namespace, dict(proj.labels), proj.service_account),
             opts=self.child(),
         )
+        # the sources' Flux objects wait for Flux (their CRDs) and for the whole project
+        after: list[pulumi.Resource] = [project] if flux is None else [flux, project]
         for sp in proj.sources:
-            self._source(name, proj, sp, project, ws_namespace, secrets, flux)
-        return project.namespace
-
-    def _source(
-        self,
-        name: str,
-        proj: ProjectPlan,
-        sp: SourcePlan,
-        project: Project,
-        ws_namespace: pulumi.Output[str],
-        secrets: dict[str, pulumi.Output[str] | None],
-        flux: pulumi.Resource | None,
-    ) -> None:
-        targets = [
-            Target(
-                cluster=t.cluster,
-                name=t.name,
-                namespace=project.namespace if t.kubeconfig_secret is None else ws_namespace,
-                kubeconfig_secret=secrets[t.cluster],
+            GitOpsSource(
+                f"{name}-source-{proj.name}.{sp.source.name}",
+                GitOpsSourceArgs(
+                    source=sp.source,
+                    project=proj.name,
+                    namespace=proj.namespace,
+                    service_account=proj.service_account,
+                    repository=sp.repository,
+                    credentials_secret=sp.credentials_secret,
+                    targets=sp.targets,
+                    clusters={t.cluster: clusters[t.cluster] for t in sp.targets},
+                ),
+                opts=self.child(depends_on=after),
             )
-            for t in sp.targets
-        ]
-        GitOpsSource(
-            f"{name}-source-{proj.name}.{sp.source.name}",
-            GitOpsSourceArgs(
-                source=sp.source,
-                project=proj.name,
-                namespace=project.namespace,
-                service_account=project.service_account,
-                repository=sp.repository,
-                credentials_secret=sp.credentials_secret,
-                targets=targets,
-            ),
-            opts=self.child(depends_on=[flux] if flux is not None else None),
-        )
+        return project.namespace
