@@ -5,7 +5,9 @@
 Every figure is the median of ``--repeat`` runs, measured side by side in one process:
 
 - overhead: the full program (components) vs a flat program that registers the same
-  custom resources, with the same types, inputs and dependencies, directly under the stack;
+  Kubernetes objects, with the same inputs and dependencies, directly under the stack with
+  pulumi_kubernetes' own classes (``k8s.core.v1.Namespace``, ``apiextensions.CustomResource``,
+  ...); also shown against bare ``pulumi.CustomResource`` registrations (the engine floor);
 - scaling: generated configs with 50 and 200 projects (4 sources each, 10 clusters per
   workspace): T(200)/T(50), and peak memory per registered resource at each size;
 - secrets: the flat program with every input a secret Output vs a plain Output;
@@ -19,13 +21,16 @@ from __future__ import annotations
 
 import argparse
 import gc
+import importlib
 import platform
+import re
 import statistics
 import subprocess
 import sys
 import time
 import tracemalloc
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +38,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
 import pulumi  # noqa: E402
+import pulumi_kubernetes as k8s  # noqa: E402
 from harness import Graph, Registration, run  # noqa: E402
 
 from components import config  # noqa: E402
@@ -89,24 +95,57 @@ def full_program(raw: dict[str, Any]) -> Callable[[], None]:
     return lambda: (ManagementCluster("kommander", cfg), None)[1]
 
 
-def flat_program(graph: Graph, wrap: bool | None = None) -> Callable[[], None]:
+def kubernetes_class(type_: str) -> Callable[..., pulumi.CustomResource] | None:
+    """The pulumi_kubernetes class a program uses for an object of this type token.
+
+    Built-in kinds (``kubernetes:core/v1:Namespace``) have their own class; any other group
+    is a custom resource (``apiextensions.CustomResource``). ``None`` for what is not one
+    Kubernetes object (Helm releases, dynamic and other providers' resources).
+    """
+    if not type_.startswith("kubernetes:") or type_.startswith("kubernetes:helm.sh/"):
+        return None
+    _, group_version, kind = type_.split(":")
+    group, version = group_version.rsplit("/", 1)
+    if group == "core" or "." not in group or group.endswith(".k8s.io"):
+        module = importlib.import_module(f"pulumi_kubernetes.{group.split('.')[0]}.{version}")
+        cls: Callable[..., pulumi.CustomResource] = getattr(module, kind)
+        return lambda name, inputs, opts: cls(
+            name, opts=opts, **{_snake(k): v for k, v in inputs.items() if k not in ("apiVersion", "kind")}
+        )
+    return lambda name, inputs, opts: k8s.apiextensions.CustomResource(
+        name, opts=opts, **{_snake(k): v for k, v in inputs.items()}
+    )
+
+
+def _snake(key: str) -> str:
+    return re.sub(r"(?<!^)(?=[A-Z])", "_", key).lower()
+
+
+def flat_program(graph: Graph, wrap: bool | None = None, typed: bool = False) -> Callable[[], None]:
     """The same custom resources with the same dependencies, registered directly (no components).
 
     Registration order is a topological order, so every dependency is registered first.
-    ``wrap``: None passes plain values; False wraps every input in an Output; True in a
-    secret Output (so False vs True differ by secretness alone).
+    ``typed``: Kubernetes objects through pulumi_kubernetes' classes (what a flat program
+    would write); otherwise bare ``pulumi.CustomResource`` registrations of the type token.
+    ``wrap`` (bare registrations): None passes plain values; False wraps every input in an
+    Output; True in a secret Output (so False vs True differ by secretness alone).
     """
     customs = [r for r in graph if r.custom]
     deps = {r.urn: [d for d in graph.direct_deps(r) if d in graph.by_urn and graph.by_urn[d].custom] for r in customs}
+    classes = {r.type: kubernetes_class(r.type) if typed else None for r in customs}
 
     def program() -> None:
         flat: dict[str, pulumi.CustomResource] = {}
         for r in customs:
+            opts = pulumi.ResourceOptions(depends_on=[flat[d] for d in deps[r.urn]])
+            cls = classes[r.type]
+            if cls is not None:
+                flat[r.urn] = cls(r.name, r.inputs, opts)
+                continue
             props: dict[str, Any] = {
                 k: v if wrap is None else pulumi.Output.secret(v) if wrap else pulumi.Output.from_input(v)
                 for k, v in r.inputs.items()
             }
-            opts = pulumi.ResourceOptions(depends_on=[flat[d] for d in deps[r.urn]])
             flat[r.urn] = pulumi.CustomResource(r.type, r.name, props, opts)
 
     return program
@@ -168,13 +207,25 @@ def main() -> int:
     small = generated_config(50)
     big = generated_config(200)
     small_program, big_program = full_program(small), full_program(big)
-    t_full, graph = timed(lambda: run(small_program), args.repeat)
-    t_flat, _ = timed(lambda: run(flat_program(graph)), args.repeat)
+    graph = run(small_program)
+    typed, bare = flat_program(graph, typed=True), flat_program(graph)
+    times: dict[str, list[float]] = {"full": [], "typed": [], "bare": []}
+    for _ in range(args.repeat):  # interleaved, so a slow spell of the machine hits all three
+        for label, program in (("full", small_program), ("typed", typed), ("bare", bare)):
+            times[label].append(timed(partial(run, program), 1)[0])
+    t_full, t_flat, t_bare = (statistics.median(times[k]) for k in ("full", "typed", "bare"))
     report(
         "component overhead (50 projects)",
-        f"{t_full / t_flat:.3f}x ({t_full:.2f}s full vs {t_flat:.2f}s flat, {len(graph.resources)} resources)",
+        f"{t_full / t_flat:.3f}x ({t_full:.2f}s full vs {t_flat:.2f}s flat with pulumi_kubernetes classes, "
+        f"{len(graph.resources)} resources)",
         "<= 1.10x",
         t_full / t_flat <= 1.10,
+    )
+    report(
+        "overhead vs bare registrations (50 projects)",
+        f"{t_full / t_bare:.3f}x ({t_bare:.2f}s flat with pulumi.CustomResource of each type token)",
+        "information: the engine floor, without the Kubernetes SDK's classes",
+        None,
     )
 
     t_big, big_graph = timed(lambda: run(big_program), args.repeat)

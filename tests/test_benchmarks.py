@@ -1,0 +1,102 @@
+"""benchmarks/run.py: the baselines register what the program registers, and the critical-path model."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+from typing import Any
+
+import pytest
+from harness import Graph, Registration, run
+
+ROOT = Path(__file__).resolve().parent.parent
+_spec = importlib.util.spec_from_file_location("benchmarks_run", ROOT / "benchmarks" / "run.py")
+assert _spec is not None and _spec.loader is not None
+bench = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(bench)
+
+
+def customs(graph: Graph) -> dict[tuple[str, str], tuple[dict[str, Any], set[tuple[str, str]]]]:
+    """(type, name) -> (inputs without null values, the custom resources it depends on)."""
+    out = {}
+    for r in graph:
+        if not r.custom:
+            continue
+        deps = {d for d in graph.direct_deps(r) if d in graph.by_urn and graph.by_urn[d].custom}
+        inputs = {k: v for k, v in r.inputs.items() if v is not None}
+        out[(r.type, r.name)] = (inputs, {(graph.by_urn[d].type, graph.by_urn[d].name) for d in deps})
+    return out
+
+
+@pytest.fixture(scope="module")
+def full() -> Graph:
+    return run(bench.full_program(bench.generated_config(6, sources=2, clusters=3)))
+
+
+@pytest.mark.parametrize("typed", [True, False], ids=["pulumi_kubernetes classes", "bare registrations"])
+def test_flat_baselines_register_the_same_objects_with_the_same_dependencies(full: Graph, typed: bool) -> None:
+    flat = run(bench.flat_program(full, typed=typed))
+    assert all(not r.custom or r.parent.endswith("::kommander-dev") for r in flat)  # no components
+    assert not [r for r in flat if not r.custom]
+    expected, got = customs(full), customs(flat)
+    assert len(expected) > 100 and got.keys() == expected.keys()
+    for key, (inputs, deps) in expected.items():
+        assert got[key][0] == inputs, key
+        assert got[key][1] == deps, key
+
+
+def test_kubernetes_class_maps_type_tokens_to_the_sdk_classes() -> None:
+    assert bench.kubernetes_class("kubernetes:helm.sh/v3:Release") is None
+    assert bench.kubernetes_class("random:index/randomPassword:RandomPassword") is None
+
+    def built(type_: str, inputs: dict[str, Any]) -> Any:
+        holder: list[Any] = []
+
+        def program() -> None:
+            cls = bench.kubernetes_class(type_)
+            holder.append(cls("x", inputs, None))
+
+        run(program)
+        return holder[0]
+
+    ns = built("kubernetes:core/v1:Namespace", {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "a"}})
+    assert type(ns).__module__ == "pulumi_kubernetes.core.v1.Namespace"
+    binding = built(
+        "kubernetes:rbac.authorization.k8s.io/v1:RoleBinding",
+        {"metadata": {"name": "b"}, "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": "r"}},
+    )
+    assert type(binding).__name__ == "RoleBinding"
+    ks = built(
+        "kubernetes:kustomize.toolkit.fluxcd.io/v1:Kustomization",
+        {"apiVersion": "kustomize.toolkit.fluxcd.io/v1", "kind": "Kustomization", "metadata": {"name": "k"}},
+    )
+    assert type(ks).__name__ == "CustomResource"
+
+
+def reg(name: str, type_: str, deps: list[str] = (), parent: str = "", custom: bool = True) -> Registration:  # type: ignore[assignment]
+    return Registration(type_, name, name, parent, custom, list(deps), {}, False, "", {}, [])
+
+
+def test_critical_path_runs_independent_chains_in_parallel() -> None:
+    release, helm_release = "kubernetes:helm.sh/v3:Release", "kubernetes:helm.toolkit.fluxcd.io/v2:HelmRelease"
+    graph = Graph(
+        [
+            reg("comp", "kommander:index:X", custom=False),
+            reg("flux", release, parent="comp"),
+            reg("app", helm_release, deps=["flux"]),
+            reg("cm", "kubernetes:core/v1:ConfigMap", deps=["comp"]),
+            reg("other", release),
+        ],
+        {},
+    )
+    parallel, sequential, chain, waited = bench.critical_path(graph)
+    assert parallel == 90 + 60  # flux then app; "other" runs beside them, "cm" after comp
+    assert sequential == 90 + 60 + 0.5 + 90
+    assert (chain, waited) == (2, 3)
+
+
+def test_generated_config_has_the_requested_shape() -> None:
+    raw = bench.generated_config(50)
+    assert len(raw["projects"]) == 50 and {len(p["sources"]) for p in raw["projects"]} == {4}
+    assert len(raw["workspaces"]) == 13 and {len(w["clusters"]) for w in raw["workspaces"]} == {10}
+    assert {p["workspace"] for p in raw["projects"]} == {w["name"] for w in raw["workspaces"]}
