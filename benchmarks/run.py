@@ -2,7 +2,10 @@
 
     .venv/bin/python benchmarks/run.py [--repeat 5] [--markdown benchmarks/README.md]
 
-Every figure is the median of ``--repeat`` runs, measured side by side in one process:
+Every time is the median of ``--repeat`` runs. Each timed run is the program's run in a
+fresh Python process (as ``pulumi up`` starts one), so no run inherits the heap or the
+garbage-collector state of another; the programs compared are run interleaved, so a slow
+spell of the machine hits all of them. Imports and config parsing are not timed.
 
 - overhead: the full program (components) vs a flat program that registers the same
   Kubernetes objects, with the same inputs and dependencies, directly under the stack with
@@ -22,15 +25,17 @@ from __future__ import annotations
 import argparse
 import gc
 import importlib
+import json
+import pickle
 import platform
 import re
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 import tracemalloc
 from collections.abc import Callable
-from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -151,17 +156,6 @@ def flat_program(graph: Graph, wrap: bool | None = None, typed: bool = False) ->
     return program
 
 
-def timed(fn: Callable[[], Any], repeat: int) -> tuple[float, Any]:
-    times = []
-    result = None
-    for _ in range(repeat):
-        gc.collect()
-        start = time.perf_counter()
-        result = fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times), result
-
-
 def peak_memory(fn: Callable[[], Any]) -> int:
     gc.collect()
     tracemalloc.start()
@@ -192,11 +186,46 @@ def critical_path(graph: Graph) -> tuple[float, float, int, int]:
     return parallel, sequential, chain, sum(1 for r in graph if r.type in WAIT_MODEL)
 
 
+#: What a timed child process runs: the program itself, or a flat program over its recorded graph.
+PROGRAMS = ("full", "typed", "bare", "plain", "secret")
+
+
+def timed_child(program: str, projects: int, graph_file: Path | None) -> float:
+    """Seconds one run of ``program`` takes in a fresh process (``--child``)."""
+    command = [sys.executable, str(Path(__file__).resolve()), "--child", program, "--projects", str(projects)]
+    if graph_file is not None:
+        command += ["--graph", str(graph_file)]
+    out = subprocess.run(command, capture_output=True, text=True, check=True).stdout
+    return float(json.loads(out.strip().splitlines()[-1])["seconds"])
+
+
+def child(program: str, projects: int, graph_file: Path | None) -> int:
+    """Build ``program`` (untimed), then time one run of it; print ``{"seconds": ...}``."""
+    if program == "full":
+        fn = full_program(generated_config(projects))
+    else:
+        assert graph_file is not None, "a flat program needs the recorded graph (--graph)"
+        graph = pickle.loads(graph_file.read_bytes())
+        wrap = {"plain": False, "secret": True}.get(program)
+        fn = flat_program(graph, wrap=wrap, typed=program == "typed")
+        del graph
+    gc.collect()
+    start = time.perf_counter()
+    run(fn)
+    print(json.dumps({"seconds": time.perf_counter() - start}))
+    return 0
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--markdown", type=Path, help="write the results table into this file")
+    parser.add_argument("--child", choices=PROGRAMS, help=argparse.SUPPRESS)
+    parser.add_argument("--projects", type=int, default=50, help=argparse.SUPPRESS)
+    parser.add_argument("--graph", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.child:
+        return child(args.child, args.projects, args.graph)
     rows: list[tuple[str, str, str, str]] = []
 
     def report(figure: str, value: str, goal: str, ok: bool | None) -> None:
@@ -208,12 +237,17 @@ def main() -> int:
     big = generated_config(200)
     small_program, big_program = full_program(small), full_program(big)
     graph = run(small_program)
-    typed, bare = flat_program(graph, typed=True), flat_program(graph)
-    times: dict[str, list[float]] = {"full": [], "typed": [], "bare": []}
-    for _ in range(args.repeat):  # interleaved, so a slow spell of the machine hits all three
-        for label, program in (("full", small_program), ("typed", typed), ("bare", bare)):
-            times[label].append(timed(partial(run, program), 1)[0])
-    t_full, t_flat, t_bare = (statistics.median(times[k]) for k in ("full", "typed", "bare"))
+    big_graph = run(big_program)
+    times: dict[tuple[str, int], list[float]] = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        graph_file = Path(tmp) / "graph.pickle"
+        graph_file.write_bytes(pickle.dumps(graph))
+        plan = [(p, 50, graph_file) for p in PROGRAMS if p != "full"] + [("full", 50, None), ("full", 200, None)]
+        for _ in range(args.repeat):
+            for program, projects, file in plan:
+                times.setdefault((program, projects), []).append(timed_child(program, projects, file))
+    median = {key: statistics.median(values) for key, values in times.items()}
+    t_full, t_flat, t_bare = median[("full", 50)], median[("typed", 50)], median[("bare", 50)]
     report(
         "component overhead (50 projects)",
         f"{t_full / t_flat:.3f}x ({t_full:.2f}s full vs {t_flat:.2f}s flat with pulumi_kubernetes classes, "
@@ -228,11 +262,11 @@ def main() -> int:
         None,
     )
 
-    t_big, big_graph = timed(lambda: run(big_program), args.repeat)
+    t_big = median[("full", 200)]
     ratio = t_big / t_full
     report(
         "scaling T(200)/T(50) projects",
-        f"{ratio:.2f} ({len(big_graph.resources)} vs {len(graph.resources)} resources, "
+        f"{ratio:.2f} ({t_big:.2f}s vs {t_full:.2f}s; {len(big_graph.resources)} vs {len(graph.resources)} resources, "
         f"resource ratio {len(big_graph.resources) / len(graph.resources):.2f})",
         "<= 4.2",
         ratio <= 4.2,
@@ -246,8 +280,7 @@ def main() -> int:
         mem_big / mem_small <= 1.10,
     )
 
-    t_plain, _ = timed(lambda: run(flat_program(graph, wrap=False)), args.repeat)
-    t_secret, _ = timed(lambda: run(flat_program(graph, wrap=True)), args.repeat)
+    t_plain, t_secret = median[("plain", 50)], median[("secret", 50)]
     report(
         "secret overhead (every input a secret Output vs a plain Output)",
         f"{t_secret / t_plain:.3f}x ({t_secret:.2f}s vs {t_plain:.2f}s)",
