@@ -126,7 +126,7 @@ def _snake(key: str) -> str:
     return re.sub(r"(?<!^)(?=[A-Z])", "_", key).lower()
 
 
-def flat_program(graph: Graph, wrap: bool | None = None, typed: bool = False) -> Callable[[], None]:
+def flat_program(graph: Graph, wrap: bool | None = None, typed: bool = False, tree: bool = False) -> Callable[[], None]:
     """The same custom resources with the same dependencies, registered directly (no components).
 
     Registration order is a topological order, so every dependency is registered first.
@@ -134,15 +134,24 @@ def flat_program(graph: Graph, wrap: bool | None = None, typed: bool = False) ->
     would write); otherwise bare ``pulumi.CustomResource`` registrations of the type token.
     ``wrap`` (bare registrations): None passes plain values; False wraps every input in an
     Output; True in a secret Output (so False vs True differ by secretness alone).
+    ``tree``: also the program's component tree (plain ComponentResources with the same
+    types, names and parents, each calling ``register_outputs``), every object under its
+    component: what the component structure alone costs the engine, without the program's code.
     """
-    customs = [r for r in graph if r.custom]
-    deps = {r.urn: [d for d in graph.direct_deps(r) if d in graph.by_urn and graph.by_urn[d].custom] for r in customs}
-    classes = {r.type: kubernetes_class(r.type) if typed else None for r in customs}
+    kept = [r for r in graph if r.custom or tree]
+    deps = {r.urn: [d for d in graph.direct_deps(r) if d in graph.by_urn and graph.by_urn[d].custom] for r in kept}
+    classes = {r.type: kubernetes_class(r.type) if typed else None for r in kept}
 
     def program() -> None:
-        flat: dict[str, pulumi.CustomResource] = {}
-        for r in customs:
-            opts = pulumi.ResourceOptions(depends_on=[flat[d] for d in deps[r.urn]])
+        flat: dict[str, pulumi.Resource] = {}
+        components: list[pulumi.ComponentResource] = []
+        for r in kept:
+            parent = flat.get(r.parent)
+            if not r.custom:
+                components.append(pulumi.ComponentResource(r.type, r.name, None, pulumi.ResourceOptions(parent=parent)))
+                flat[r.urn] = components[-1]
+                continue
+            opts = pulumi.ResourceOptions(parent=parent, depends_on=[flat[d] for d in deps[r.urn]])
             cls = classes[r.type]
             if cls is not None:
                 flat[r.urn] = cls(r.name, r.inputs, opts)
@@ -152,6 +161,8 @@ def flat_program(graph: Graph, wrap: bool | None = None, typed: bool = False) ->
                 for k, v in r.inputs.items()
             }
             flat[r.urn] = pulumi.CustomResource(r.type, r.name, props, opts)
+        for component in components:
+            component.register_outputs({})
 
     return program
 
@@ -187,7 +198,7 @@ def critical_path(graph: Graph) -> tuple[float, float, int, int]:
 
 
 #: What a timed child process runs: the program itself, or a flat program over its recorded graph.
-PROGRAMS = ("full", "typed", "bare", "plain", "secret")
+PROGRAMS = ("full", "typed", "tree", "bare", "plain", "secret")
 
 
 def timed_child(program: str, projects: int, graph_file: Path | None) -> float:
@@ -207,7 +218,7 @@ def child(program: str, projects: int, graph_file: Path | None) -> int:
         assert graph_file is not None, "a flat program needs the recorded graph (--graph)"
         graph = pickle.loads(graph_file.read_bytes())
         wrap = {"plain": False, "secret": True}.get(program)
-        fn = flat_program(graph, wrap=wrap, typed=program == "typed")
+        fn = flat_program(graph, wrap=wrap, typed=program in ("typed", "tree"), tree=program == "tree")
         del graph
     gc.collect()
     start = time.perf_counter()
@@ -240,14 +251,16 @@ def main() -> int:
     big_graph = run(big_program)
     times: dict[tuple[str, int], list[float]] = {}
     with tempfile.TemporaryDirectory() as tmp:
-        graph_file = Path(tmp) / "graph.pickle"
+        graph_file, big_file = Path(tmp) / "graph.pickle", Path(tmp) / "big.pickle"
         graph_file.write_bytes(pickle.dumps(graph))
-        plan = [(p, 50, graph_file) for p in PROGRAMS if p != "full"] + [("full", 50, None), ("full", 200, None)]
+        big_file.write_bytes(pickle.dumps(big_graph))
+        plan = [(p, 50, graph_file) for p in PROGRAMS if p != "full"]
+        plan += [("full", 50, None), ("full", 200, None), ("typed", 200, big_file)]
         for _ in range(args.repeat):
             for program, projects, file in plan:
                 times.setdefault((program, projects), []).append(timed_child(program, projects, file))
     median = {key: statistics.median(values) for key, values in times.items()}
-    t_full, t_flat, t_bare = median[("full", 50)], median[("typed", 50)], median[("bare", 50)]
+    t_full, t_flat, t_bare, t_tree = (median[(p, 50)] for p in ("full", "typed", "bare", "tree"))
     report(
         "component overhead (50 projects)",
         f"{t_full / t_flat:.3f}x ({t_full:.2f}s full vs {t_flat:.2f}s flat with pulumi_kubernetes classes, "
@@ -261,6 +274,13 @@ def main() -> int:
         "information: the engine floor, without the Kubernetes SDK's classes",
         None,
     )
+    report(
+        "overhead of the component tree alone (50 projects)",
+        f"{t_tree / t_flat:.3f}x ({t_tree:.2f}s: the flat program plus the same {sum(not r.custom for r in graph)} "
+        "components, each registered and calling register_outputs, objects parented under them)",
+        "information: what the component structure costs the engine, without the program's code",
+        None,
+    )
 
     t_big = median[("full", 200)]
     ratio = t_big / t_full
@@ -270,6 +290,13 @@ def main() -> int:
         f"resource ratio {len(big_graph.resources) / len(graph.resources):.2f})",
         "<= 4.2",
         ratio <= 4.2,
+    )
+    flat_ratio = median[("typed", 200)] / t_flat
+    report(
+        "scaling T(200)/T(50) of the flat program",
+        f"{flat_ratio:.2f} ({median[('typed', 200)]:.2f}s vs {t_flat:.2f}s, same objects, no components)",
+        "information: what the SDK and Python's garbage collector give a program without components",
+        None,
     )
     mem_small = peak_memory(lambda: run(small_program)) / len(graph.resources)
     mem_big = peak_memory(lambda: run(big_program)) / len(big_graph.resources)

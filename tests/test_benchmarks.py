@@ -45,6 +45,17 @@ def test_flat_baselines_register_the_same_objects_with_the_same_dependencies(ful
         assert got[key][1] == deps, key
 
 
+def test_tree_baseline_keeps_the_component_tree_and_the_objects(full: Graph) -> None:
+    tree = run(bench.flat_program(full, typed=True, tree=True))
+    assert customs(tree) == customs(full)
+
+    def shape(graph: Graph) -> set[tuple[str, str, str]]:
+        return {(r.type, r.name, graph.by_urn[r.parent].name if r.parent in graph.by_urn else "") for r in graph}
+
+    assert shape(tree) == shape(full)
+    assert sum(not r.custom for r in tree) == sum(not r.custom for r in full) > 10
+
+
 def test_kubernetes_class_maps_type_tokens_to_the_sdk_classes() -> None:
     assert bench.kubernetes_class("kubernetes:helm.sh/v3:Release") is None
     assert bench.kubernetes_class("random:index/randomPassword:RandomPassword") is None
