@@ -92,6 +92,7 @@ def main() -> None:
 
             t0 = time.perf_counter()
             created = provider.create(p)
+            assert created.outs is not None
             first = time.perf_counter() - t0
             n_first = commits(bare)
 
