@@ -26,8 +26,13 @@ sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 import pyrage  # noqa: E402
 from gitserver import GitServer  # noqa: E402
 
-from components import gitrepo  # noqa: E402
-from components.management_repository import RepositoryProvider, build_content, sources_for  # noqa: E402
+from components import config, gitrepo  # noqa: E402
+from components.management_repository import (  # noqa: E402
+    RepositoryProvider,
+    build_content,
+    provider_inputs,
+    sources_for,
+)
 
 
 def generate(root: Path, apps: int) -> None:
@@ -50,24 +55,18 @@ def generate(root: Path, apps: int) -> None:
 
 def props(server: GitServer, url: str, root: Path, identity: Any) -> dict[str, Any]:
     sources = sources_for(root, project_root=root)
-    return {
-        "url": url,
-        "branch": "main",
-        "path_prefix": "",
-        "author_name": "Kommander",
-        "author_email": "kommander@localhost",
-        "username": server.username,
-        "password": server.password,
-        "recipient": str(identity.to_public()),
-        "age_identity": str(identity),
-        "cluster_name": "management",
-        "kommander_namespace": "kommander",
-        "applications_root": str(sources.applications),
-        "common_root": str(sources.common),
-        "bootstrap_root": str(sources.bootstrap),
-        "required": True,
-        "digest": gitrepo.content_digest(build_content(sources, "management")),
-    }
+    return provider_inputs(
+        config.Gitea(),
+        sources,
+        gitrepo.content_digest(build_content(sources, "management")),
+        url=url,
+        username=server.username,
+        password=server.password,
+        recipient=str(identity.to_public()),
+        age_identity=str(identity),
+        cluster_name="management",
+        kommander_namespace="kommander",
+    )
 
 
 def commits(bare: Path) -> int:
@@ -105,7 +104,8 @@ def main() -> None:
             noop = time.perf_counter() - t0
             n_noop = commits(bare) - n_first
 
-            (root / "applications" / "app-100" / "1.0.0" / "defaults" / "cm.yaml").write_text("changed: true\n")
+            changed_app = root / "applications" / f"app-{args.apps // 2:03d}"
+            (changed_app / "1.0.0" / "defaults" / "cm.yaml").write_text("changed: true\n")
             t0 = time.perf_counter()
             changed = props(server, url, root, identity)
             provider.update(created.id, created.outs, changed)

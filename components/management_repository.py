@@ -63,6 +63,40 @@ def build_content(sources: gitrepo.Sources, cluster_name: str) -> dict[str, byte
         raise config.ConfigError(f"{key}: {exc}") from None
 
 
+def provider_inputs(
+    settings: config.Gitea,
+    sources: gitrepo.Sources,
+    digest: str,
+    *,
+    url: pulumi.Input[str],
+    username: pulumi.Input[str],
+    password: pulumi.Input[str],
+    recipient: pulumi.Input[str],
+    age_identity: pulumi.Input[str],
+    cluster_name: str,
+    kommander_namespace: str,
+) -> dict[str, Any]:
+    """The inputs of :class:`RepositoryContent` (what :class:`RepositoryProvider` reads)."""
+    return {
+        "url": url,
+        "branch": settings.branch,
+        "path_prefix": settings.pathPrefix,
+        "author_name": settings.authorName,
+        "author_email": settings.authorEmail,
+        "username": username,
+        "password": password,
+        "recipient": recipient,
+        "age_identity": age_identity,
+        "cluster_name": cluster_name,
+        "kommander_namespace": kommander_namespace,
+        "applications_root": str(sources.applications or ""),
+        "common_root": str(sources.common or ""),
+        "bootstrap_root": str(sources.bootstrap or ""),
+        "required": sources.required,
+        "digest": digest,
+    }
+
+
 def _sources(props: dict[str, Any]) -> gitrepo.Sources:
     def path(key: str) -> Path | None:
         return Path(props[key]) if props.get(key) else None
@@ -171,24 +205,18 @@ class ManagementRepository(Component):
         self.path = "./" + "/".join(p for p in (prefix, gitrepo.cluster_path(args.cluster_name)) if p)
         self.content = RepositoryContent(
             f"{name}-content",
-            {
-                "url": args.url,
-                "branch": args.settings.branch,
-                "path_prefix": prefix,
-                "author_name": args.settings.authorName,
-                "author_email": args.settings.authorEmail,
-                "username": args.username,
-                "password": pulumi.Output.secret(args.password),
-                "recipient": args.recipient,
-                "age_identity": pulumi.Output.secret(args.age_identity),
-                "cluster_name": args.cluster_name,
-                "kommander_namespace": args.kommander_namespace,
-                "applications_root": str(sources.applications or ""),
-                "common_root": str(sources.common or ""),
-                "bootstrap_root": str(sources.bootstrap or ""),
-                "required": sources.required,
-                "digest": self.digest,
-            },
+            provider_inputs(
+                args.settings,
+                sources,
+                self.digest,
+                url=args.url,
+                username=args.username,
+                password=pulumi.Output.secret(args.password),
+                recipient=args.recipient,
+                age_identity=pulumi.Output.secret(args.age_identity),
+                cluster_name=args.cluster_name,
+                kommander_namespace=args.kommander_namespace,
+            ),
             opts=self.child(),
         )
         self.commit = self.content.commit

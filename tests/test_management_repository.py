@@ -19,6 +19,7 @@ from components.management_repository import (
     ManagementRepositoryArgs,
     RepositoryProvider,
     build_content,
+    provider_inputs,
     sources_for,
 )
 
@@ -53,25 +54,18 @@ def age() -> tuple[str, str]:
 
 def props(server: Any, catalog: Path, age: tuple[str, str], **over: Any) -> dict[str, Any]:
     sources = sources_for(catalog, project_root=catalog)
-    digest = gitrepo.content_digest(build_content(sources, "mgmt"))
-    base = {
-        "url": server.create() if "url" not in over else over.pop("url"),
-        "branch": "main",
-        "path_prefix": "",
-        "author_name": "Kommander",
-        "author_email": "kommander@localhost",
-        "username": server.username,
-        "password": server.password,
-        "recipient": age[1],
-        "age_identity": age[0],
-        "cluster_name": "mgmt",
-        "kommander_namespace": "kommander",
-        "applications_root": str(sources.applications),
-        "common_root": str(sources.common),
-        "bootstrap_root": str(sources.bootstrap),
-        "required": True,
-        "digest": digest,
-    }
+    base = provider_inputs(
+        config.Gitea(),
+        sources,
+        gitrepo.content_digest(build_content(sources, "mgmt")),
+        url=server.create() if "url" not in over else over.pop("url"),
+        username=server.username,
+        password=server.password,
+        recipient=age[1],
+        age_identity=age[0],
+        cluster_name="mgmt",
+        kommander_namespace="kommander",
+    )
     return {**base, **over}
 
 
