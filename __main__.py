@@ -2,9 +2,10 @@
 
 import pulumi
 
-from components import config
+from components import config, gc_policy
 from components.management_cluster import ManagementCluster
 
+gc_policy.young_collections_only()
 cfg = config.load()
 cluster = ManagementCluster("kommander", cfg)
 

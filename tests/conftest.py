@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import gc
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +16,16 @@ sys.path.insert(0, str(ROOT / "tests"))
 
 from harness import Graph, run  # noqa: E402
 from schemas import validate  # noqa: E402
+
+
+@pytest.fixture(autouse=True)
+def gc_thresholds() -> Iterator[None]:
+    """Each test starts and ends with the worker's collector thresholds (``__main__`` changes them)."""
+    previous = gc.get_threshold()
+    try:
+        yield
+    finally:
+        gc.set_threshold(*previous)
 
 
 @pytest.fixture

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import gc
 import runpy
 from pathlib import Path
 
 import pytest
 import yaml
 
+from components import gc_policy
 from components.config import ConfigError
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -22,6 +24,7 @@ def stack_config(stack: str) -> dict[str, object]:
 
 
 def test_main_runs_with_dev_stack_config(program) -> None:
+    young = gc.get_threshold()[:2]
     graph = program(lambda: runpy.run_path(str(ROOT / "__main__.py")), config=stack_config("dev"), stack="dev")
     types = {r.type for r in graph}
     for kind in ("ManagementCluster", "Namespaces", "Flux", "CertManager", "RootCA"):
@@ -31,6 +34,7 @@ def test_main_runs_with_dev_stack_config(program) -> None:
     assert graph.outputs["namespaces"] == {"kommander": "kommander", "flux": "kommander-flux"}
     assert graph.outputs["fluxVersion"] == "2.17.0"
     assert not any(r.protect for r in graph)
+    assert gc.get_threshold() == (*young, gc_policy.NO_FULL_COLLECTIONS), "full collections off for the run"
 
 
 def test_main_fails_fast_on_bad_config(program) -> None:
