@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import gc
 import importlib.util
+import json
+import pickle
 from pathlib import Path
 from typing import Any
 
 import pytest
 from harness import Graph, Registration, run
+
+from components import gc_policy
 
 ROOT = Path(__file__).resolve().parent.parent
 _spec = importlib.util.spec_from_file_location("benchmarks_run", ROOT / "benchmarks" / "run.py")
@@ -111,3 +116,16 @@ def test_generated_config_has_the_requested_shape() -> None:
     assert len(raw["projects"]) == 50 and {len(p["sources"]) for p in raw["projects"]} == {4}
     assert len(raw["workspaces"]) == 13 and {len(w["clusters"]) for w in raw["workspaces"]} == {10}
     assert {p["workspace"] for p in raw["projects"]} == {w["name"] for w in raw["workspaces"]}
+
+
+@pytest.mark.parametrize("collector", bench.COLLECTORS)
+def test_a_timed_child_runs_under_the_collector_it_is_given(
+    collector: str, full: Graph, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    gc.set_threshold(700, 10, 10)
+    graph_file = tmp_path / "graph.pickle"
+    graph_file.write_bytes(pickle.dumps(full))
+    assert bench.child("typed", 1, graph_file, collector) == 0
+    assert json.loads(capsys.readouterr().out.strip().splitlines()[-1])["seconds"] > 0
+    expected = gc_policy.NO_FULL_COLLECTIONS if collector == "program" else 10
+    assert gc.get_threshold() == (700, 10, expected)
