@@ -234,8 +234,8 @@ class GitOpsSourceArgs:
     repository: str
     credentials_secret: str | None
     targets: Sequence[TargetPlan]
-    clusters: Mapping[str, pulumi.Resource] = field(default_factory=dict)
-    """Cluster name -> the AttachedCluster a Kustomization for it waits for."""
+    clusters: Mapping[str, pulumi.Resource]
+    """Cluster name -> the AttachedCluster a Kustomization for it waits for (every target's)."""
 
 
 def git_ref(ref: config.GitRef) -> dict[str, str]:
@@ -286,7 +286,6 @@ class GitOpsSource(Component):
             opts=self.child(),
         )
         for target in args.targets:
-            cluster = [args.clusters[target.cluster]] if target.cluster in args.clusters else []
             spec: dict[str, Any] = {
                 "interval": src.interval,
                 "path": src.path,
@@ -304,7 +303,7 @@ class GitOpsSource(Component):
                 kind="Kustomization",
                 metadata=meta(target.name, target.namespace, {**labels, LABEL_CLUSTER: target.cluster}),
                 spec=spec,
-                opts=self.child(depends_on=[repo, *cluster]),
+                opts=self.child(depends_on=[repo, args.clusters[target.cluster]]),
             )
         self.register_outputs({})
 
