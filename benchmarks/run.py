@@ -11,9 +11,11 @@ process runs with the collector setting the program's entry point makes for itse
 differ by the program alone; the program is also timed under Python's default collector.
 
 - overhead: the full program (components) vs a flat program that registers the same
-  Kubernetes objects, with the same inputs and dependencies, directly under the stack with
-  pulumi_kubernetes' own classes (``k8s.core.v1.Namespace``, ``apiextensions.CustomResource``,
-  ...); also shown against bare ``pulumi.CustomResource`` registrations (the engine floor);
+  Kubernetes objects with the same inputs, passed as the program passes them (secret values
+  as secret Outputs, a value built from another object's outputs as an Output of that
+  object), and the same dependencies, directly under the stack with pulumi_kubernetes' own
+  classes (``k8s.core.v1.Namespace``, ``apiextensions.CustomResource``, ...); also
+  shown against bare ``pulumi.CustomResource`` registrations (the engine floor);
 - scaling: generated configs with 50 and 200 projects (4 sources each, 10 clusters per
   workspace): T(200)/T(50), and peak memory per registered resource at each size;
 - secrets: the flat program with every input a secret Output vs a plain Output;
@@ -129,20 +131,59 @@ def _snake(key: str) -> str:
     return re.sub(r"(?<!^)(?=[A-Z])", "_", key).lower()
 
 
+def _secret_at(value: Any, paths: set[str], path: str) -> Any:
+    """``value`` with what was sent as a secret at ``paths`` (the monitor's path syntax) a secret Output."""
+    if path in paths:
+        return pulumi.Output.secret(value)
+    if isinstance(value, dict):
+        return {k: _secret_at(v, paths, f"{path}.{k}") for k, v in value.items()}
+    if isinstance(value, list):
+        return [_secret_at(v, paths, f"{path}[{i}]") for i, v in enumerate(value)]
+    return value
+
+
+def same_inputs(r: Registration, registered: dict[str, pulumi.Resource]) -> dict[str, Any]:
+    """The inputs of ``r`` as the program passed them, for a flat program to pass.
+
+    Values the program sent as secrets are secret Outputs at the same paths, and a
+    property the program built from other resources' outputs (``propertyDependencies``)
+    is an Output of those resources, as a flat program writing ``ns.metadata.name`` would
+    pass it; the rest are plain values.
+    """
+    secret = set(r.secret_paths)
+    out: dict[str, Any] = {}
+    for key, value in r.inputs.items():
+        value = _secret_at(value, secret, key)
+        sources = [registered[u].urn for u in r.property_dependencies.get(key, []) if u in registered]
+        out[key] = pulumi.Output.all(*sources).apply(_constant(value)) if sources else value
+    return out
+
+
+def _constant(value: Any) -> Callable[[Any], Any]:
+    return lambda _: value
+
+
 def flat_program(graph: Graph, wrap: bool | None = None, typed: bool = False, tree: bool = False) -> Callable[[], None]:
     """The same custom resources with the same dependencies, registered directly (no components).
 
     Registration order is a topological order, so every dependency is registered first.
     ``typed``: Kubernetes objects through pulumi_kubernetes' classes (what a flat program
     would write); otherwise bare ``pulumi.CustomResource`` registrations of the type token.
-    ``wrap`` (bare registrations): None passes plain values; False wraps every input in an
-    Output; True in a secret Output (so False vs True differ by secretness alone).
+    ``wrap``: None passes the program's inputs as the program passed them (:func:`same_inputs`:
+    the same secrets, the same data dependencies as Outputs, every other dependency an
+    explicit ``depends_on``); with bare registrations, False wraps every input in an Output
+    and True in a secret Output (so False vs True differ by secretness alone).
     ``tree``: also the program's component tree (plain ComponentResources with the same
     types, names and parents, each calling ``register_outputs``), every object under its
     component: what the component structure alone costs the engine, without the program's code.
     """
     kept = [r for r in graph if r.custom or tree]
-    deps = {r.urn: [d for d in graph.direct_deps(r) if d in graph.by_urn and graph.by_urn[d].custom] for r in kept}
+    custom = {r.urn for r in graph if r.custom}
+    data = {r.urn: {u for urns in r.property_dependencies.values() for u in urns} for r in kept}
+    deps = {
+        r.urn: [d for d in graph.direct_deps(r) if d in custom and (wrap is not None or d not in data[r.urn])]
+        for r in kept
+    }
     classes = {r.type: kubernetes_class(r.type) if typed else None for r in kept}
 
     def program() -> None:
@@ -155,15 +196,16 @@ def flat_program(graph: Graph, wrap: bool | None = None, typed: bool = False, tr
                 flat[r.urn] = components[-1]
                 continue
             opts = pulumi.ResourceOptions(parent=parent, depends_on=[flat[d] for d in deps[r.urn]])
+            if wrap is None:
+                props = same_inputs(r, {u: flat[u] for u in data[r.urn] if u in custom})
+            else:
+                wrapped = pulumi.Output.secret if wrap else pulumi.Output.from_input
+                props = {k: wrapped(v) for k, v in r.inputs.items()}
             cls = classes[r.type]
-            if cls is not None:
-                flat[r.urn] = cls(r.name, r.inputs, opts)
-                continue
-            props: dict[str, Any] = {
-                k: v if wrap is None else pulumi.Output.secret(v) if wrap else pulumi.Output.from_input(v)
-                for k, v in r.inputs.items()
-            }
-            flat[r.urn] = pulumi.CustomResource(r.type, r.name, props, opts)
+            if cls is None:
+                flat[r.urn] = pulumi.CustomResource(r.type, r.name, props, opts)
+            else:
+                flat[r.urn] = cls(r.name, props, opts)
         for component in components:
             component.register_outputs({})
 
@@ -398,8 +440,11 @@ def main() -> int:
             "  to run on this machine, so ratios near a goal can fall on either side of it from one",
             "  benchmark run to the next.",
             "- *flat*: the program's recorded objects, with the same inputs and dependencies,",
-            "  registered through pulumi_kubernetes' classes straight under the stack",
-            "  (`tests/test_benchmarks.py` checks they are the same). *bare*: the same through",
+            "  registered through pulumi_kubernetes' classes straight under the stack. Inputs are",
+            "  passed as the program passes them: its secret values as secret Outputs, a value it",
+            "  built from another object's outputs as an Output of that object, every other",
+            "  dependency as `depends_on` (`tests/test_benchmarks.py` checks the recorded inputs,",
+            "  secrets, dependencies and data dependencies are the same). *bare*: the same through",
             "  `pulumi.CustomResource` of each type token, the engine's floor.",
             "- *component tree alone*: the flat program plus the program's components (same types,",
             "  names and parents, each registering itself and its outputs). Each component costs",

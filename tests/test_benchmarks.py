@@ -21,15 +21,24 @@ bench = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(bench)
 
 
-def customs(graph: Graph) -> dict[tuple[str, str], tuple[dict[str, Any], set[tuple[str, str]]]]:
-    """(type, name) -> (inputs without null values, the custom resources it depends on)."""
+Key = tuple[str, str]
+
+
+def customs(graph: Graph) -> dict[Key, tuple[dict[str, Any], set[Key], list[str], dict[str, set[Key]]]]:
+    """(type, name) -> (inputs without null values, the custom resources it depends on,
+    the paths sent as secrets, per property the custom resources its value came from)."""
+
+    def key(urn: str) -> Key:
+        return graph.by_urn[urn].type, graph.by_urn[urn].name
+
     out = {}
     for r in graph:
         if not r.custom:
             continue
         deps = {d for d in graph.direct_deps(r) if d in graph.by_urn and graph.by_urn[d].custom}
         inputs = {k: v for k, v in r.inputs.items() if v is not None}
-        out[(r.type, r.name)] = (inputs, {(graph.by_urn[d].type, graph.by_urn[d].name) for d in deps})
+        data = {k: {key(u) for u in urns if graph.by_urn[u].custom} for k, urns in r.property_dependencies.items()}
+        out[key(r.urn)] = (inputs, {key(d) for d in deps}, sorted(r.secret_paths), {k: v for k, v in data.items() if v})
     return out
 
 
@@ -45,9 +54,10 @@ def test_flat_baselines_register_the_same_objects_with_the_same_dependencies(ful
     assert not [r for r in flat if not r.custom]
     expected, got = customs(full), customs(flat)
     assert len(expected) > 100 and got.keys() == expected.keys()
-    for key, (inputs, deps) in expected.items():
-        assert got[key][0] == inputs, key
-        assert got[key][1] == deps, key
+    assert any(secrets for _, _, secrets, _ in expected.values())
+    assert any(data for _, _, _, data in expected.values())
+    for key, want in expected.items():
+        assert got[key] == want, key
 
 
 def test_tree_baseline_keeps_the_component_tree_and_the_objects(full: Graph) -> None:
