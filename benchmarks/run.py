@@ -153,7 +153,8 @@ def same_inputs(r: Registration, registered: dict[str, pulumi.Resource]) -> dict
     secret = set(r.secret_paths)
     out: dict[str, Any] = {}
     for key, value in r.inputs.items():
-        value = _secret_at(value, secret, key)
+        if secret:  # only objects with secrets are walked: the timed run pays for no more than it needs
+            value = _secret_at(value, secret, key)
         sources = [registered[u].urn for u in r.property_dependencies.get(key, []) if u in registered]
         out[key] = pulumi.Output.all(*sources).apply(_constant(value)) if sources else value
     return out
