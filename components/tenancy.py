@@ -2,11 +2,12 @@
 
 ``Tenancy`` composes, from the typed config and :func:`components.tenancy_plan.plan`:
 
-- ``Workspace``: a labelled namespace; where its clusters have kubeconfigs, a Role that
-  lets only Flux's kustomize-controller read those Secrets;
-- ``AttachedCluster``: the cluster's kubeconfig (secret config) as the Secret
-  ``<cluster>-kubeconfig`` (key ``value.yaml``) in the workspace namespace; the
-  management cluster is ``host-cluster`` of the default workspace, without a Secret;
+- ``Workspace``: a labelled namespace holding its attached clusters' kubeconfigs (secret
+  config), each as the Secret ``<cluster>-kubeconfig`` (key ``value.yaml``), and a Role
+  that lets only Flux's kustomize-controller read those Secrets. The management cluster
+  is ``host-cluster`` of the default workspace, without a Secret. An attached cluster is
+  the plan's (:class:`components.tenancy_plan.ClusterPlan`), not a component of its own:
+  it is one Secret at most, which a component would only wrap;
 - ``Project``: a labelled namespace and the service account its Kustomizations run as,
   with a Role limited to everyday workload kinds in that namespace;
 - ``GitOpsSource``: a credentials Secret (when credentials are configured), a
@@ -19,7 +20,7 @@ Multi-cluster delivery is Flux's own ``spec.kubeConfig`` (no KubeFed). See
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import pulumi
@@ -44,6 +45,8 @@ from components.tenancy_plan import (
 #: The Flux controller that applies Kustomizations (its service account in the Flux namespace).
 KUSTOMIZE_CONTROLLER = "kustomize-controller"
 KUBECONFIG_READER = "kommander-kubeconfig-reader"
+#: The component type that held each kubeconfig Secret before Workspace did (the Secrets' alias parent).
+FORMER_CLUSTER_TYPE = "kommander:index:AttachedCluster"
 VERBS = ["get", "list", "watch", "create", "update", "patch", "delete"]
 #: What a project's reconcilers may manage in the project namespace. No RBAC, no Flux
 #: kinds (a tenant Kustomization or HelmRelease would run with the controllers' rights).
@@ -74,13 +77,25 @@ def _namespace_name(ns: k8s.core.v1.Namespace) -> pulumi.Output[str]:
 
 
 @dataclass(frozen=True)
+class ClusterKubeconfig:
+    """A remote cluster's kubeconfig, kept as a Secret in its workspace namespace."""
+
+    resource_name: str
+    cluster: str
+    secret_name: str
+    kubeconfig: SecretStr
+    aliases: Sequence[pulumi.Alias] = ()
+    """Where the Secret was registered before (its former ``AttachedCluster`` parent), so existing stacks keep it."""
+
+
+@dataclass(frozen=True)
 class WorkspaceArgs:
     name: str
     namespace: str
     labels: dict[str, str]
     flux_namespace: pulumi.Input[str]
-    kubeconfig_secrets: list[str] = field(default_factory=list)
-    """Names of the kubeconfig Secrets the workspace holds (readable by Flux only)."""
+    kubeconfigs: Sequence[ClusterKubeconfig] = ()
+    """The kubeconfigs of the workspace's remote clusters (readable by Flux only)."""
 
 
 class Workspace(Component):
@@ -88,6 +103,8 @@ class Workspace(Component):
 
     namespace: pulumi.Output[str]
     """The workspace namespace (remote-cluster Kustomizations live here, beside the kubeconfigs)."""
+    kubeconfig_secrets: dict[str, k8s.core.v1.Secret]
+    """Remote cluster -> its kubeconfig Secret (what that cluster's Kustomizations wait for)."""
 
     def __init__(self, name: str, args: WorkspaceArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("kommander:index:Workspace", name, opts)
@@ -95,7 +112,19 @@ class Workspace(Component):
             f"{name}-namespace", metadata=meta(args.namespace, labels=args.labels), opts=self.child()
         )
         self.namespace = _namespace_name(ns)
-        if args.kubeconfig_secrets:
+        self.kubeconfig_secrets = {
+            kc.cluster: k8s.core.v1.Secret(
+                kc.resource_name,
+                metadata=meta(
+                    kc.secret_name, self.namespace, labels={LABEL_CLUSTER: kc.cluster, LABEL_WORKSPACE: args.name}
+                ),
+                type="Opaque",
+                string_data={KUBECONFIG_KEY: pulumi.Output.secret(kc.kubeconfig.get_secret_value())},
+                opts=self.child(aliases=list(kc.aliases)),
+            )
+            for kc in args.kubeconfigs
+        }
+        if args.kubeconfigs:
             role = k8s.rbac.v1.Role(
                 f"{name}-kubeconfig-reader",
                 metadata=meta(KUBECONFIG_READER, self.namespace),
@@ -103,7 +132,7 @@ class Workspace(Component):
                     k8s.rbac.v1.PolicyRuleArgs(
                         api_groups=[""],
                         resources=["secrets"],
-                        resource_names=sorted(args.kubeconfig_secrets),
+                        resource_names=sorted(kc.secret_name for kc in args.kubeconfigs),
                         verbs=["get"],
                     )
                 ],
@@ -121,44 +150,6 @@ class Workspace(Component):
                 opts=self.child(),
             )
         self.register_outputs({"namespace": self.namespace})
-
-
-# --------------------------------------------------------------------------- AttachedCluster
-
-
-@dataclass(frozen=True)
-class AttachedClusterArgs:
-    name: str
-    workspace: str
-    namespace: pulumi.Input[str]
-    kubeconfig: SecretStr | None
-    """``None`` for ``host-cluster``: sources reach it without a kubeconfig."""
-    secret_name: str | None = None
-
-
-class AttachedCluster(Component):
-    """A cluster of a workspace; a remote one's kubeconfig as a Secret in the workspace namespace."""
-
-    kubeconfig_secret: pulumi.Output[str] | None
-    """Name of the kubeconfig Secret (key ``value.yaml``); ``None`` for ``host-cluster``."""
-
-    def __init__(self, name: str, args: AttachedClusterArgs, opts: pulumi.ResourceOptions | None = None) -> None:
-        super().__init__("kommander:index:AttachedCluster", name, opts)
-        self.kubeconfig_secret = None
-        if args.kubeconfig is not None:
-            secret = k8s.core.v1.Secret(
-                f"{name}-kubeconfig",
-                metadata=meta(
-                    args.secret_name or f"{args.name}-kubeconfig",
-                    args.namespace,
-                    labels={LABEL_CLUSTER: args.name, LABEL_WORKSPACE: args.workspace},
-                ),
-                type="Opaque",
-                string_data={KUBECONFIG_KEY: pulumi.Output.secret(args.kubeconfig.get_secret_value())},
-                opts=self.child(),
-            )
-            self.kubeconfig_secret = object_name(secret)
-        self.register_outputs({"kubeconfig_secret": self.kubeconfig_secret})
 
 
 # --------------------------------------------------------------------------- Project
@@ -222,8 +213,8 @@ class GitOpsSourceArgs:
 
     They are not read back from the objects they name: the objects are waited for
     explicitly. The source's ``depends_on`` holds the project (its namespace, service
-    account and RBAC); each Kustomization also waits for its GitRepository and for its
-    cluster (``clusters``), whose kubeconfig Secret it reads.
+    account and RBAC); each Kustomization also waits for its GitRepository and, for a
+    remote cluster, for the kubeconfig Secret it reads (``kubeconfigs``).
     """
 
     source: config.GitOpsSource
@@ -234,8 +225,8 @@ class GitOpsSourceArgs:
     repository: str
     credentials_secret: str | None
     targets: Sequence[TargetPlan]
-    clusters: Mapping[str, pulumi.Resource]
-    """Cluster name -> the AttachedCluster a Kustomization for it waits for (every target's)."""
+    kubeconfigs: Mapping[str, pulumi.Resource]
+    """Remote cluster -> its kubeconfig Secret, which that cluster's Kustomization waits for (every remote target's)."""
 
 
 def git_ref(ref: config.GitRef) -> dict[str, str]:
@@ -295,15 +286,17 @@ class GitOpsSource(Component):
                 "targetNamespace": args.namespace,
                 "serviceAccountName": args.service_account,
             }
+            after: list[pulumi.Resource] = [repo]
             if target.kubeconfig_secret is not None:
                 spec["kubeConfig"] = {"secretRef": {"name": target.kubeconfig_secret, "key": KUBECONFIG_KEY}}
+                after.append(args.kubeconfigs[target.cluster])
             k8s.apiextensions.CustomResource(
                 f"{name}-{target.cluster}",
                 api_version="kustomize.toolkit.fluxcd.io/v1",
                 kind="Kustomization",
                 metadata=meta(target.name, target.namespace, {**labels, LABEL_CLUSTER: target.cluster}),
                 spec=spec,
-                opts=self.child(depends_on=[repo, args.clusters[target.cluster]]),
+                opts=self.child(depends_on=after),
             )
         self.register_outputs({})
 
@@ -340,37 +333,42 @@ class Tenancy(Component):
             pulumi.log.warn(warning, resource=self)
         self.kubeconfig_secrets = {}
         self.namespaces = {}
-        clusters: dict[str, pulumi.Resource] = {}
+        kubeconfigs: dict[str, pulumi.Resource] = {}
         for ws in layout.workspaces:
-            clusters.update(self._workspace(name, ws, args.flux_namespace))
+            kubeconfigs.update(self._workspace(name, ws, args.flux_namespace))
         for proj in layout.projects:
-            self.namespaces[proj.namespace] = self._project(name, proj, clusters, args.flux)
+            self.namespaces[proj.namespace] = self._project(name, proj, kubeconfigs, args.flux)
         self.status = status(layout)
         self.register_outputs({"status": self.status})
 
-    def _workspace(self, name: str, ws: WorkspacePlan, flux_namespace: pulumi.Input[str]) -> dict[str, AttachedCluster]:
-        """The workspace and its attached clusters, by cluster name."""
-        remote = [c.kubeconfig_secret for c in ws.clusters if c.kubeconfig_secret is not None]
+    def _workspace(self, name: str, ws: WorkspacePlan, flux_namespace: pulumi.Input[str]) -> dict[str, pulumi.Resource]:
+        """The workspace with its clusters' kubeconfig Secrets; returns them by cluster name."""
+        kubeconfigs = []
+        for c in ws.clusters:
+            if c.kubeconfig is None or c.kubeconfig_secret is None:
+                continue  # host-cluster: reached without a kubeconfig
+            former = pulumi.create_urn(f"{name}-cluster-{ws.name}.{c.name}", FORMER_CLUSTER_TYPE, parent=self)
+            kubeconfigs.append(
+                ClusterKubeconfig(
+                    resource_name=f"{name}-cluster-{ws.name}.{c.name}-kubeconfig",
+                    cluster=c.name,
+                    secret_name=c.kubeconfig_secret,
+                    kubeconfig=c.kubeconfig,
+                    aliases=(pulumi.Alias(parent=former),),
+                )
+            )
         workspace = Workspace(
             f"{name}-ws-{ws.name}",
-            WorkspaceArgs(ws.name, ws.namespace, dict(ws.labels), flux_namespace, remote),
+            WorkspaceArgs(ws.name, ws.namespace, dict(ws.labels), flux_namespace, kubeconfigs),
             opts=self.child(),
         )
-        clusters: dict[str, AttachedCluster] = {}
-        for c in ws.clusters:
-            cluster = AttachedCluster(
-                f"{name}-cluster-{ws.name}.{c.name}",
-                AttachedClusterArgs(c.name, ws.name, workspace.namespace, c.kubeconfig, c.kubeconfig_secret),
-                opts=self.child(),
-            )
-            clusters[c.name] = cluster
-            if cluster.kubeconfig_secret is not None:
-                self.kubeconfig_secrets[c.name] = cluster.kubeconfig_secret
+        for cluster, secret in workspace.kubeconfig_secrets.items():
+            self.kubeconfig_secrets[cluster] = object_name(secret)
         self.namespaces[ws.namespace] = workspace.namespace
-        return clusters
+        return dict(workspace.kubeconfig_secrets)
 
     def _project(
-        self, name: str, proj: ProjectPlan, clusters: Mapping[str, pulumi.Resource], flux: pulumi.Resource | None
+        self, name: str, proj: ProjectPlan, kubeconfigs: Mapping[str, pulumi.Resource], flux: pulumi.Resource | None
     ) -> pulumi.Output[str]:
         """The project and its sources; returns the project namespace's name (an Output)."""
         project = Project(
@@ -391,7 +389,7 @@ class Tenancy(Component):
                     repository=sp.repository,
                     credentials_secret=sp.credentials_secret,
                     targets=sp.targets,
-                    clusters={t.cluster: clusters[t.cluster] for t in sp.targets},
+                    kubeconfigs={t.cluster: kubeconfigs[t.cluster] for t in sp.targets if t.kubeconfig_secret},
                 ),
                 opts=self.child(depends_on=after),
             )

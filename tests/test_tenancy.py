@@ -1,4 +1,4 @@
-"""Tenancy (Workspace, AttachedCluster, Project, GitOpsSource): the recorded graph under mocks."""
+"""Tenancy (Workspace with its clusters' kubeconfigs, Project, GitOpsSource): the recorded graph under mocks."""
 
 from __future__ import annotations
 
@@ -163,7 +163,7 @@ def test_topology_at_scale(big) -> None:
     assert counts["Kustomization"] == 3 * 2 * (10 + 5 + 2 + 0)
     assert counts["GitRepository"] == 3 * 4 * 2
     assert counts["Workspace"] == 4 and counts["Project"] == 12 and counts["GitOpsSource"] == 24
-    assert counts["AttachedCluster"] == 31  # 30 remote + host-cluster
+    assert "AttachedCluster" not in counts  # a cluster is its kubeconfig Secret in its workspace, no component
     assert counts["Namespace"] == 4 + 12
     # 30 kubeconfigs + 24 credentials
     assert counts["Secret"] == 30 + 24
@@ -389,8 +389,28 @@ def test_reconciler_ordering(program) -> None:
     assert graph.depends_on(remote, graph.one("kubernetes:core/v1:Namespace", "t-ws-edge-namespace"))
     default_ns = graph.one("kubernetes:core/v1:Namespace", "t-ws-default-namespace")
     assert default_ns.inputs["metadata"]["name"] == DEFAULT_WORKSPACE_NAMESPACE
-    # host-cluster has no kubeconfig Secret
-    assert not graph.children(graph.one("kommander:index:AttachedCluster", "t-cluster-default.host-cluster"))
+    # host-cluster has no kubeconfig Secret: the default workspace holds its namespace only
+    default = graph.one("kommander:index:Workspace", "t-ws-default")
+    assert [r.name for r in graph.children(default)] == ["t-ws-default-namespace"]
+    assert not [r for r in graph.of_type(SECRET) if "host-cluster" in json.dumps(r.inputs)]
+
+
+def test_kubeconfig_secrets_are_their_workspaces_and_keep_their_former_urn(program) -> None:
+    """Each kubeconfig Secret is a child of its Workspace, aliased to its former parent (the
+    ``AttachedCluster`` component of earlier versions), so an existing stack keeps the Secret."""
+    graph = program(build(small()))
+    workspace = graph.one("kommander:index:Workspace", "t-ws-edge")
+    tenancy = graph.one("kommander:index:Tenancy", "t")
+    secrets = {r.name: r for r in graph.children(workspace) if r.type == SECRET}
+    assert set(secrets) == {"t-cluster-edge.e1-kubeconfig", "t-cluster-edge.e2-kubeconfig"}
+    for cluster in ("e1", "e2"):
+        secret = secrets[f"t-cluster-edge.{cluster}-kubeconfig"]
+        former = f"{tenancy.urn.rpartition('::')[0]}$kommander:index:AttachedCluster::t-cluster-edge.{cluster}"
+        assert secret.aliases == [{"spec": {"parentUrn": former}}]
+        assert secret.inputs["metadata"]["name"] == f"{cluster}-kubeconfig"
+        assert secret.inputs["metadata"]["namespace"] == "edge"
+    moved = {r.name for r in graph for a in r.aliases if a["spec"].get("parentUrn")}
+    assert moved == set(secrets), "only the moved Secrets have a former parent"
 
 
 # --------------------------------------------------------------------------- config changes
@@ -460,7 +480,6 @@ def test_cluster_that_stops_matching_loses_its_kustomizations(program) -> None:
     removed, added, changed = _changes(before, program(build(moved)))
     assert removed == {"t-source-shop.web-e2", "t-source-shop.api-e2"}
     assert added == {
-        "t-cluster-edge.e3",
         "t-cluster-edge.e3-kubeconfig",
         "t-source-shop.web-e3",
         "t-source-shop.api-e3",
