@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 import pulumi
@@ -33,13 +34,19 @@ class Component(pulumi.ComponentResource):
 
     The engine orders a component's children only by their own dependencies, so an
     explicit ``depends_on`` on a component would not hold its children back. Every
-    child built with :meth:`child` carries the component's dependencies too.
+    child built with :meth:`child` carries the component's dependencies instead, and
+    the component registers without them: they order nothing on it (a component is
+    neither created nor deleted), and each child, which needs its parent's URN, would
+    otherwise wait for them twice (for the component's registration, then its own).
     """
 
     def __init__(self, type_: str, name: str, opts: pulumi.ResourceOptions | None) -> None:
-        super().__init__(type_, name, None, opts)
         deps = opts.depends_on if opts is not None and opts.depends_on is not None else []
         self._after: list[pulumi.Resource] = list(deps) if isinstance(deps, (list, tuple)) else [deps]  # type: ignore[list-item]
+        own = copy.copy(opts) if opts is not None else None
+        if own is not None:
+            own.depends_on = None
+        super().__init__(type_, name, None, own)
 
     def child(self, *, depends_on: list[pulumi.Resource] | None = None, **kwargs: Any) -> pulumi.ResourceOptions:
         """Options for a child: parented (the provider is inherited) and after the component's dependencies."""
