@@ -2,13 +2,19 @@
 
     .venv/bin/python benchmarks/run.py [--repeat 5] [--markdown benchmarks/README.md]
 
-Every time is the median of ``--repeat`` runs. Each timed run is the program's run in a
-fresh Python process (as ``pulumi up`` starts one), so no run inherits the heap or the
-garbage-collector state of another; the programs compared are run interleaved, so a slow
-spell of the machine hits all of them. Imports and config parsing are not timed. Every
+Each timed run is one run of a program in a fresh Python process (as ``pulumi up`` starts
+one), so no run inherits the heap or the garbage-collector state of another, under the
+SDK's own ``MockMonitor`` (the recording monitor of the tests keeps a copy of every
+request, which a real run does not). Imports and config parsing are not timed. Every
 process runs with the collector setting the program's entry point makes for itself
 (``components.gc_policy``: no full collections), the flat baselines included, so they
 differ by the program alone; the program is also timed under Python's default collector.
+
+Figures are paired: one repetition runs every program once (:func:`schedule`), the two
+programs a ratio compares next to each other, in the opposite order on the next
+repetition; a ratio is the median over ``--repeat`` repetitions of the ratio within each
+repetition (:func:`paired`), shown with its lowest and highest, so a slow spell of the
+machine, which hits both programs of a pair, moves that pair's ratio little.
 
 - overhead: the full program (components) vs a flat program that registers the same
   Kubernetes objects with the same inputs, passed as the program passes them (secret values
@@ -263,14 +269,15 @@ def child(program: str, projects: int, graph_file: Path | None, collector: str =
     """Build ``program`` (untimed), then time one run of it; print ``{"seconds": ...}``.
 
     The collector is set first, as the program's entry point sets it (or left at Python's
-    default with ``collector="python"``). A one-project run of the full program comes
-    next, untimed, in every child: it imports what the program imports lazily
+    default with ``collector="python"``). Both runs use the SDK's own ``MockMonitor``
+    (``record=False``). A one-project run of the full program comes next, untimed, in
+    every child: it imports what the program imports lazily
     (pulumi_kubernetes' API modules, the dynamic providers' dependencies), so that no
     timed run pays for imports and every timed run starts from the same loaded modules.
     """
     if collector == "program":
         gc_policy.young_collections_only()
-    run(full_program(generated_config(1)))
+    run(full_program(generated_config(1)), record=False)
     if program == "full":
         fn = full_program(generated_config(projects))
     else:
@@ -281,9 +288,44 @@ def child(program: str, projects: int, graph_file: Path | None, collector: str =
         del graph
     gc.collect()
     start = time.perf_counter()
-    run(fn)
+    run(fn, record=False)
     print(json.dumps({"seconds": time.perf_counter() - start}))
     return 0
+
+
+#: A timed run: (program, projects, collector).
+Run = tuple[str, int, str]
+#: One repetition, in order; the pairs the figures compare stand next to each other
+#: (tree|typed, typed|full, full|full 200, plain|secret, the two under Python's collector).
+REPETITION: tuple[Run, ...] = (
+    ("tree", 50, "program"),
+    ("typed", 50, "program"),
+    ("full", 50, "program"),
+    ("full", 200, "program"),
+    ("typed", 200, "program"),
+    ("bare", 50, "program"),
+    ("plain", 50, "program"),
+    ("secret", 50, "program"),
+    ("full", 50, "python"),
+    ("full", 200, "python"),
+)
+
+
+def schedule(repeat: int) -> list[list[Run]]:
+    """The timed runs of each repetition: :data:`REPETITION`, reversed on every other one,
+    so that neither program of a pair always runs first."""
+    return [list(REPETITION if i % 2 == 0 else reversed(REPETITION)) for i in range(repeat)]
+
+
+def paired(times: dict[Run, list[float]], a: Run, b: Run) -> tuple[float, float, float]:
+    """(median, lowest, highest) over the repetitions of ``a``'s time over ``b``'s in the same repetition."""
+    ratios = [x / y for x, y in zip(times[a], times[b], strict=True)]
+    return statistics.median(ratios), min(ratios), max(ratios)
+
+
+def _spread(ratio: tuple[float, float, float], digits: int = 3) -> str:
+    median, low, high = ratio
+    return f"{median:.{digits}f} (lowest {low:.{digits}f}, highest {high:.{digits}f})"
 
 
 def main() -> int:
@@ -309,71 +351,74 @@ def main() -> int:
     small_program, big_program = full_program(small), full_program(big)
     graph = run(small_program)
     big_graph = run(big_program)
-    times: dict[tuple[str, int, str], list[float]] = {}
+    times: dict[Run, list[float]] = {}
     with tempfile.TemporaryDirectory() as tmp:
         graph_file, big_file = Path(tmp) / "graph.pickle", Path(tmp) / "big.pickle"
         graph_file.write_bytes(pickle.dumps(graph))
         big_file.write_bytes(pickle.dumps(big_graph))
-        plan: list[tuple[str, int, Path | None, str]] = [
-            (p, 50, graph_file, "program") for p in PROGRAMS if p != "full"
-        ]
-        plan += [("full", 50, None, "program"), ("full", 200, None, "program"), ("typed", 200, big_file, "program")]
-        plan += [("full", 50, None, "python"), ("full", 200, None, "python")]
-        for _ in range(args.repeat):
-            for program, projects, file, collector in plan:
-                times.setdefault((program, projects, collector), []).append(
-                    timed_child(program, projects, file, collector)
-                )
-    median = {(p, n): statistics.median(v) for (p, n, c), v in times.items() if c == "program"}
-    python_gc = {n: statistics.median(v) for (_, n, c), v in times.items() if c == "python"}
-    t_full, t_flat, t_bare, t_tree = (median[(p, 50)] for p in ("full", "typed", "bare", "tree"))
+        files = {50: graph_file, 200: big_file}
+        for repetition in schedule(args.repeat):
+            for timed in repetition:
+                program, projects, collector = timed
+                file = None if program == "full" else files[projects]
+                times.setdefault(timed, []).append(timed_child(program, projects, file, collector))
+    median = {timed: statistics.median(v) for timed, v in times.items()}
+    full50, full200 = ("full", 50, "program"), ("full", 200, "program")
+    flat50, flat200 = ("typed", 50, "program"), ("typed", 200, "program")
+    tree50, bare50 = ("tree", 50, "program"), ("bare", 50, "program")
+    t_full, t_flat = median[full50], median[flat50]
+    components = sum(not r.custom for r in graph)
+    overhead = paired(times, full50, flat50)
     report(
         "component overhead (50 projects)",
-        f"{t_full / t_flat:.3f}x ({t_full:.2f}s full vs {t_flat:.2f}s flat with pulumi_kubernetes classes, "
-        f"{t_full - t_flat:.2f}s more; {len(graph.resources)} resources)",
+        f"{_spread(overhead)}x; median times {t_full:.2f}s full vs {t_flat:.2f}s flat with pulumi_kubernetes "
+        f"classes ({t_full - t_flat:.2f}s more; {len(graph.resources)} resources, {components} of them components)",
         "<= 1.10x",
-        t_full / t_flat <= 1.10,
+        overhead[0] <= 1.10,
     )
     report(
         "overhead vs bare registrations (50 projects)",
-        f"{t_full / t_bare:.3f}x ({t_bare:.2f}s flat with pulumi.CustomResource of each type token)",
+        f"{_spread(paired(times, full50, bare50))}x ({median[bare50]:.2f}s flat with pulumi.CustomResource "
+        "of each type token)",
         "information: the engine floor, without the Kubernetes SDK's classes",
         None,
     )
     report(
         "overhead of the component tree alone (50 projects)",
-        f"{t_tree / t_flat:.3f}x ({t_tree:.2f}s: the flat program plus the same {sum(not r.custom for r in graph)} "
-        "components, each registered and calling register_outputs, objects parented under them)",
+        f"{_spread(paired(times, tree50, flat50))}x ({median[tree50]:.2f}s: the flat program plus the same "
+        f"{components} components, each registered and calling register_outputs, objects parented under them)",
         "information: what the component structure costs the engine, without the program's code",
         None,
     )
 
-    t_big = median[("full", 200)]
-    ratio = t_big / t_full
+    scaling = paired(times, full200, full50)
     report(
         "scaling T(200)/T(50) projects",
-        f"{ratio:.2f} ({t_big:.2f}s vs {t_full:.2f}s; {len(big_graph.resources)} vs {len(graph.resources)} resources, "
-        f"resource ratio {len(big_graph.resources) / len(graph.resources):.2f})",
+        f"{_spread(scaling, 2)}; median times {median[full200]:.2f}s vs {t_full:.2f}s; "
+        f"{len(big_graph.resources)} vs {len(graph.resources)} resources, "
+        f"resource ratio {len(big_graph.resources) / len(graph.resources):.2f}",
         "<= 4.2",
-        ratio <= 4.2,
+        scaling[0] <= 4.2,
     )
-    flat_ratio = median[("typed", 200)] / t_flat
     report(
         "scaling T(200)/T(50) of the flat program",
-        f"{flat_ratio:.2f} ({median[('typed', 200)]:.2f}s vs {t_flat:.2f}s, same objects, no components)",
+        f"{_spread(paired(times, flat200, flat50), 2)} ({median[flat200]:.2f}s vs {t_flat:.2f}s, same objects, "
+        "no components)",
         "information: what the SDK gives a program without components",
         None,
     )
+    py50, py200 = ("full", 50, "python"), ("full", 200, "python")
     report(
         "scaling T(200)/T(50) under Python's default collector",
-        f"{python_gc[200] / python_gc[50]:.2f} ({python_gc[200]:.2f}s vs {python_gc[50]:.2f}s); the program's "
-        f"setting runs {python_gc[50] / t_full:.2f}x and {python_gc[200] / t_big:.2f}x faster",
+        f"{_spread(paired(times, py200, py50), 2)} ({median[py200]:.2f}s vs {median[py50]:.2f}s); the program's "
+        f"setting runs {_spread(paired(times, py50, full50), 2)}x and "
+        f"{_spread(paired(times, py200, full200), 2)}x faster",
         "information: the program without its collector setting (components.gc_policy)",
         None,
     )
     previous = gc_policy.young_collections_only()
-    mem_small = peak_memory(lambda: run(small_program)) / len(graph.resources)
-    mem_big = peak_memory(lambda: run(big_program)) / len(big_graph.resources)
+    mem_small = peak_memory(lambda: run(small_program, record=False)) / len(graph.resources)
+    mem_big = peak_memory(lambda: run(big_program, record=False)) / len(big_graph.resources)
     gc.set_threshold(*previous)
     report(
         "peak memory per resource 50 -> 200 projects",
@@ -381,8 +426,8 @@ def main() -> int:
         "flat (<= 1.10x)",
         mem_big / mem_small <= 1.10,
     )
-    python_small = peak_memory(lambda: run(small_program)) / len(graph.resources)
-    python_big = peak_memory(lambda: run(big_program)) / len(big_graph.resources)
+    python_small = peak_memory(lambda: run(small_program, record=False)) / len(graph.resources)
+    python_big = peak_memory(lambda: run(big_program, record=False)) / len(big_graph.resources)
     report(
         "peak memory per resource under Python's default collector",
         f"{python_small / 1024:.1f} KiB -> {python_big / 1024:.1f} KiB",
@@ -390,12 +435,13 @@ def main() -> int:
         None,
     )
 
-    t_plain, t_secret = median[("plain", 50)], median[("secret", 50)]
+    plain50, secret50 = ("plain", 50, "program"), ("secret", 50, "program")
+    secrets = paired(times, secret50, plain50)
     report(
         "secret overhead (every input a secret Output vs a plain Output)",
-        f"{t_secret / t_plain:.3f}x ({t_secret:.2f}s vs {t_plain:.2f}s)",
+        f"{_spread(secrets)}x ({median[secret50]:.2f}s vs {median[plain50]:.2f}s)",
         "<= 1.2x",
-        t_secret / t_plain <= 1.2,
+        secrets[0] <= 1.2,
     )
 
     parallel, sequential, chain, waited = critical_path(graph)
@@ -421,7 +467,8 @@ def main() -> int:
             "# Benchmarks",
             "",
             "Produced by `.venv/bin/python benchmarks/run.py --markdown benchmarks/README.md` "
-            f"(median of {args.repeat}, under the Pulumi SDK's mocks).",
+            f"({args.repeat} repetitions, under the Pulumi SDK's mocks; a ratio is the median of the "
+            "repetitions' ratios, with the lowest and highest).",
             "",
             f"Machine: {cpus} cores, {machine}, {platform.system()} {platform.release()}.",
             "",
@@ -435,13 +482,15 @@ def main() -> int:
             "",
             "## Reading the figures",
             "",
-            "- Every timed run is one run of the program in a fresh process. Imports (done by an",
-            "  untimed one-project run first, in every process) and config parsing are not timed;",
-            "  the compared programs run interleaved. The same program varies from run to run on",
-            "  this machine (a shared 2-core VM): by about 5% on a quiet day, by up to 30% on a busy",
-            "  one, much of it in the collector's young collections (0.5 s to 1.7 s for the same",
-            "  50-project run). Ratios near a goal can fall on either side of it from one benchmark",
-            "  run to the next.",
+            "- Every timed run is one run of a program in a fresh process, under the SDK's own",
+            "  `MockMonitor` (not the tests' recording monitor, which keeps a copy of every request:",
+            "  a real run has no such cost). Imports (done by an untimed one-project run first, in",
+            "  every process) and config parsing are not timed. One repetition runs every program",
+            "  once, the two programs of each ratio next to each other, in the opposite order on the",
+            "  next repetition; a ratio is the median of the repetitions' ratios. The same program",
+            "  varies from run to run on this machine (a shared 2-core VM) by 5 to 30% over minutes;",
+            "  the two programs of a pair run seconds apart, so a slow spell moves their ratio much",
+            "  less than their times. The lowest and highest ratio show what remains.",
             "- *flat*: the program's recorded objects, with the same inputs and dependencies,",
             "  registered through pulumi_kubernetes' classes straight under the stack. Inputs are",
             "  passed as the program passes them: its secret values as secret Outputs, a value it",

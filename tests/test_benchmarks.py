@@ -9,6 +9,7 @@ import pickle
 from pathlib import Path
 from typing import Any
 
+import harness
 import pytest
 from harness import Graph, Registration, run
 
@@ -139,3 +140,51 @@ def test_a_timed_child_runs_under_the_collector_it_is_given(
     assert json.loads(capsys.readouterr().out.strip().splitlines()[-1])["seconds"] > 0
     expected = gc_policy.NO_FULL_COLLECTIONS if collector == "program" else 10
     assert gc.get_threshold() == (700, 10, expected)
+
+
+FULL50, FULL200 = ("full", 50, "program"), ("full", 200, "program")
+FLAT50, TREE50 = ("typed", 50, "program"), ("tree", 50, "program")
+PAIRS = [
+    (FULL50, FLAT50),
+    (FULL50, FULL200),
+    (TREE50, FLAT50),
+    (("plain", 50, "program"), ("secret", 50, "program")),
+    (("full", 50, "python"), ("full", 200, "python")),
+]
+
+
+def test_every_repetition_runs_each_pair_side_by_side_in_alternating_order() -> None:
+    repetitions = bench.schedule(4)
+    assert len(repetitions) == 4
+    for repetition in repetitions:
+        assert sorted(repetition) == sorted(bench.REPETITION)
+        for a, b in PAIRS:
+            assert abs(repetition.index(a) - repetition.index(b)) == 1, (a, b)
+    first, second = repetitions[0], repetitions[1]
+    assert second == first[::-1] and repetitions[2] == first
+    assert first.index(FULL50) > first.index(FLAT50) and second.index(FULL50) < second.index(FLAT50)
+
+
+def test_a_paired_ratio_is_the_median_of_the_ratios_within_each_repetition() -> None:
+    times = {FULL50: [2.0, 6.0, 3.3], FLAT50: [1.0, 5.0, 3.0]}
+    median, low, high = bench.paired(times, FULL50, FLAT50)
+    # the repetitions' ratios are 2.0, 1.2 and 1.1; the ratio of the medians would be 1.1
+    assert (median, low, high) == pytest.approx((1.2, 1.1, 2.0))
+    with pytest.raises(ValueError):
+        bench.paired({FULL50: [1.0], FLAT50: [1.0, 2.0]}, FULL50, FLAT50)
+
+
+def test_timed_runs_do_not_pay_for_the_tests_recording(
+    full: Graph, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def refuse(self: Any, request: Any) -> Any:
+        raise AssertionError("a timed run must not record")
+
+    monkeypatch.setattr(harness.RecordingMonitor, "RegisterResource", refuse)
+    with pytest.raises(Exception, match="a timed run must not record"):  # the control: recording runs call it
+        run(bench.full_program(bench.generated_config(1)))
+    graph_file = tmp_path / "graph.pickle"
+    graph_file.write_bytes(pickle.dumps(full))
+    for program in ("full", "typed"):
+        assert bench.child(program, 1, graph_file if program != "full" else None) == 0
+        assert json.loads(capsys.readouterr().out.strip().splitlines()[-1])["seconds"] > 0
