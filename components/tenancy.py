@@ -339,7 +339,15 @@ class Tenancy(Component):
         for proj in layout.projects:
             self.namespaces[proj.namespace] = self._project(name, proj, kubeconfigs, args.flux)
         self.status = status(layout)
-        self.register_outputs({"status": self.status})
+        # a summary: the status itself is the stack output `tenants`, and would be a second copy in the state
+        self.register_outputs(
+            {
+                "workspaces": len(layout.workspaces),
+                "projects": len(layout.projects),
+                "sources": sum(len(p.sources) for p in layout.projects),
+                "kustomizations": sum(len(s.targets) for p in layout.projects for s in p.sources),
+            }
+        )
 
     def _workspace(self, name: str, ws: WorkspacePlan, flux_namespace: pulumi.Input[str]) -> dict[str, pulumi.Resource]:
         """The workspace with its clusters' kubeconfig Secrets; returns them by cluster name."""

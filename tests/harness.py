@@ -85,6 +85,12 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
     def __init__(self, mocks: pulumi_mocks.Mocks) -> None:
         super().__init__(mocks)
         self.registrations: list[Registration] = []
+        self.component_outputs: dict[str, dict[str, Any]] = {}
+
+    def RegisterResourceOutputs(self, request: Any) -> Any:  # noqa: N802 (gRPC name)
+        """What a component (or the stack) registered with ``register_outputs``, by URN."""
+        self.component_outputs[request.urn] = _unwrap(rpc.deserialize_properties(request.outputs, keep_internal=True))
+        return super().RegisterResourceOutputs(request)
 
     def RegisterResource(self, request: Any) -> Any:  # noqa: N802 (gRPC name)
         response = super().RegisterResource(request)
@@ -150,9 +156,16 @@ class Mocks(pulumi_mocks.Mocks):
 class Graph:
     """The recorded resource graph of one program run."""
 
-    def __init__(self, registrations: list[Registration], outputs: dict[str, Any]) -> None:
+    def __init__(
+        self,
+        registrations: list[Registration],
+        outputs: dict[str, Any],
+        component_outputs: dict[str, Any] | None = None,
+    ) -> None:
         self.resources = registrations
         self.outputs = outputs
+        self.component_outputs = component_outputs or {}
+        """URN -> the outputs registered with ``register_outputs`` (components and the stack)."""
         self.by_urn = {r.urn: r for r in registrations}
 
     def __iter__(self) -> Iterator[Registration]:
@@ -252,7 +265,9 @@ def run(
         pulumi.export = original_export  # type: ignore[assignment]
         pulumi.runtime.set_all_config({}, [])
     resolved = {k: resolve(v) for k, v in outputs.items()}
-    return Graph(monitor.registrations if isinstance(monitor, RecordingMonitor) else [], resolved)
+    if isinstance(monitor, RecordingMonitor):
+        return Graph(monitor.registrations, resolved, monitor.component_outputs)
+    return Graph([], resolved)
 
 
 def resolve(value: Any) -> Any:

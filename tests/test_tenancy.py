@@ -540,3 +540,6 @@ def test_main_exports_the_tenants_status(program) -> None:
     }
     assert graph.outputs["tenants"]["ops"]["clusters"] == ["host-cluster"]
     assert CANARY not in json.dumps(graph.outputs)
+    # the status is in the state once, as the stack output: the component registers a summary
+    tenancy = graph.one("kommander:index:Tenancy", "kommander-tenancy")
+    assert graph.component_outputs[tenancy.urn] == {"workspaces": 2, "projects": 2, "sources": 3, "kustomizations": 5}
