@@ -103,7 +103,7 @@ class Workspace(Component):
 
     namespace: pulumi.Output[str]
     """The workspace namespace (remote-cluster Kustomizations live here, beside the kubeconfigs)."""
-    kubeconfig_secrets: dict[str, k8s.core.v1.Secret]
+    kubeconfig_secrets: dict[str, pulumi.CustomResource]
     """Remote cluster -> its kubeconfig Secret (what that cluster's Kustomizations wait for)."""
 
     def __init__(self, name: str, args: WorkspaceArgs, opts: pulumi.ResourceOptions | None = None) -> None:
