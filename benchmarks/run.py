@@ -14,7 +14,8 @@ Figures are paired: one repetition runs every program once (:func:`schedule`), t
 programs a ratio compares next to each other, in the opposite order on the next
 repetition; a ratio is the median over ``--repeat`` repetitions of the ratio within each
 repetition (:func:`paired`), shown with its lowest and highest, so a slow spell of the
-machine, which hits both programs of a pair, moves that pair's ratio little.
+machine, which hits both programs of a pair, moves that pair's ratio little. Every timed
+process runs on one core (:func:`one_core`).
 
 - overhead: the full program (components) vs a flat program that registers the same
   Kubernetes objects with the same inputs, passed as the program passes them (secret values
@@ -37,6 +38,7 @@ import argparse
 import gc
 import importlib
 import json
+import os
 import pickle
 import platform
 import re
@@ -255,18 +257,36 @@ PROGRAMS = ("full", "typed", "tree", "bare", "plain", "secret")
 COLLECTORS = ("program", "python")
 
 
-def timed_child(program: str, projects: int, graph_file: Path | None, collector: str = "program") -> float:
-    """Seconds one run of ``program`` takes in a fresh process (``--child``)."""
+def child_process(program: str, projects: int, graph_file: Path | None, collector: str = "program") -> dict[str, Any]:
+    """One timed run of ``program`` in a fresh process (``--child``): what it printed."""
     command = [sys.executable, str(Path(__file__).resolve()), "--child", program, "--projects", str(projects)]
     command += ["--collector", collector]
     if graph_file is not None:
         command += ["--graph", str(graph_file)]
     out = subprocess.run(command, capture_output=True, text=True, check=True).stdout
-    return float(json.loads(out.strip().splitlines()[-1])["seconds"])
+    result: dict[str, Any] = json.loads(out.strip().splitlines()[-1])
+    return result
+
+
+def timed_child(program: str, projects: int, graph_file: Path | None, collector: str = "program") -> float:
+    """Seconds one run of ``program`` takes in a fresh process (``--child``)."""
+    return float(child_process(program, projects, graph_file, collector)["seconds"])
+
+
+def one_core() -> None:
+    """Keep this process, and the threads it starts, on one core (where the OS allows it).
+
+    Under the mocks the engine's side of every RPC runs in this process too, in the
+    event loop's worker threads, and every thread takes turns on the GIL: on two cores
+    each hand-off crosses cores, and the same run varied by 5 to 30% (seven times as many
+    context switches). On one core the programs compared run the same way, with less noise.
+    """
+    if hasattr(os, "sched_setaffinity"):
+        os.sched_setaffinity(0, {max(os.sched_getaffinity(0))})
 
 
 def child(program: str, projects: int, graph_file: Path | None, collector: str = "program") -> int:
-    """Build ``program`` (untimed), then time one run of it; print ``{"seconds": ...}``.
+    """Build ``program`` (untimed), then time one run of it; print ``{"seconds": ..., "cores": ...}``.
 
     The collector is set first, as the program's entry point sets it (or left at Python's
     default with ``collector="python"``). Both runs use the SDK's own ``MockMonitor``
@@ -289,7 +309,9 @@ def child(program: str, projects: int, graph_file: Path | None, collector: str =
     gc.collect()
     start = time.perf_counter()
     run(fn, record=False)
-    print(json.dumps({"seconds": time.perf_counter() - start}))
+    seconds = time.perf_counter() - start
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    print(json.dumps({"seconds": seconds, "cores": cores}))
     return 0
 
 
@@ -338,6 +360,7 @@ def main() -> int:
     parser.add_argument("--collector", choices=COLLECTORS, default="program", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
+        one_core()
         return child(args.child, args.projects, args.graph, args.collector)
     rows: list[tuple[str, str, str, str]] = []
 
@@ -490,7 +513,10 @@ def main() -> int:
             "  next repetition; a ratio is the median of the repetitions' ratios. The same program",
             "  varies from run to run on this machine (a shared 2-core VM) by 5 to 30% over minutes;",
             "  the two programs of a pair run seconds apart, so a slow spell moves their ratio much",
-            "  less than their times. The lowest and highest ratio show what remains.",
+            "  less than their times. The lowest and highest ratio show what remains. Every timed",
+            "  process runs on one core: under the mocks the engine's side of each RPC runs in the",
+            "  program's own worker threads, which take turns on the GIL; across two cores those",
+            "  hand-offs made the same run vary far more (and took seven times the context switches).",
             "- *flat*: the program's recorded objects, with the same inputs and dependencies,",
             "  registered through pulumi_kubernetes' classes straight under the stack. Inputs are",
             "  passed as the program passes them: its secret values as secret Outputs, a value it",

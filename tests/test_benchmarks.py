@@ -5,6 +5,7 @@ from __future__ import annotations
 import gc
 import importlib.util
 import json
+import os
 import pickle
 from pathlib import Path
 from typing import Any
@@ -188,3 +189,12 @@ def test_timed_runs_do_not_pay_for_the_tests_recording(
     for program in ("full", "typed"):
         assert bench.child(program, 1, graph_file if program != "full" else None) == 0
         assert json.loads(capsys.readouterr().out.strip().splitlines()[-1])["seconds"] > 0
+
+
+def test_a_timed_child_process_runs_on_one_core(full: Graph, tmp_path: Path) -> None:
+    graph_file = tmp_path / "graph.pickle"
+    graph_file.write_bytes(pickle.dumps(full))
+    result = bench.child_process("typed", 1, graph_file)
+    # where the OS sets no affinity (macOS) the child runs where it is put
+    assert result["cores"] == (1 if hasattr(os, "sched_setaffinity") else os.cpu_count())
+    assert result["seconds"] > 0
