@@ -80,12 +80,11 @@ def _namespace_name(ns: k8s.core.v1.Namespace) -> pulumi.Output[str]:
 class ClusterKubeconfig:
     """A remote cluster's kubeconfig, kept as a Secret in its workspace namespace."""
 
-    resource_name: str
     cluster: str
     secret_name: str
     kubeconfig: SecretStr
     aliases: Sequence[pulumi.Alias] = ()
-    """Where the Secret was registered before (its former ``AttachedCluster`` parent), so existing stacks keep it."""
+    """Where the Secret was registered before (as a child of an ``AttachedCluster``), so existing stacks keep it."""
 
 
 @dataclass(frozen=True)
@@ -114,7 +113,7 @@ class Workspace(Component):
         self.namespace = _namespace_name(ns)
         self.kubeconfig_secrets = {
             kc.cluster: k8s.core.v1.Secret(
-                kc.resource_name,
+                f"{name}-cluster-{kc.cluster}-kubeconfig",
                 metadata=meta(
                     kc.secret_name, self.namespace, labels={LABEL_CLUSTER: kc.cluster, LABEL_WORKSPACE: args.name}
                 ),
@@ -355,14 +354,14 @@ class Tenancy(Component):
         for c in ws.clusters:
             if c.kubeconfig is None or c.kubeconfig_secret is None:
                 continue  # host-cluster: reached without a kubeconfig
-            former = pulumi.create_urn(f"{name}-cluster-{ws.name}.{c.name}", FORMER_CLUSTER_TYPE, parent=self)
+            former = f"{name}-cluster-{ws.name}.{c.name}"  # the AttachedCluster component it was a child of
+            former_parent = pulumi.create_urn(former, FORMER_CLUSTER_TYPE, parent=self)
             kubeconfigs.append(
                 ClusterKubeconfig(
-                    resource_name=f"{name}-cluster-{ws.name}.{c.name}-kubeconfig",
                     cluster=c.name,
                     secret_name=c.kubeconfig_secret,
                     kubeconfig=c.kubeconfig,
-                    aliases=(pulumi.Alias(parent=former),),
+                    aliases=(pulumi.Alias(name=f"{former}-kubeconfig", parent=former_parent),),
                 )
             )
         workspace = Workspace(

@@ -94,7 +94,7 @@ def test_remote_apps_and_catalog_copies_wait_for_exactly_their_tenancy_objects(p
     }
     cfg = config.parse(raw, secret_keys=list(raw))
     graph = program(lambda: ManagementCluster("kommander", cfg))
-    secret = graph.named("kommander-tenancy-cluster-edge.e1-kubeconfig")
+    secret = graph.named("kommander-tenancy-ws-edge-cluster-e1-kubeconfig")
     kustomization = "kubernetes:kustomize.toolkit.fluxcd.io/v1:Kustomization"
     remote = graph.one(kustomization, "kommander-app-reloader-e1")
     assert remote.inputs["spec"]["kubeConfig"]["secretRef"]["name"] == secret.inputs["metadata"]["name"]

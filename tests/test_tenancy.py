@@ -384,7 +384,7 @@ def test_reconciler_ordering(program) -> None:
     host = graph.one(KS, "t-source-ops.web-host-cluster")
     assert graph.depends_on(host, binding), "host Kustomization must be deleted before its RBAC"
     remote = graph.one(KS, "t-source-shop.web-e1")
-    assert graph.depends_on(remote, graph.one(SECRET, "t-cluster-edge.e1-kubeconfig")), "prune needs the kubeconfig"
+    assert graph.depends_on(remote, graph.one(SECRET, "t-ws-edge-cluster-e1-kubeconfig")), "prune needs the kubeconfig"
     assert graph.depends_on(remote, graph.one(REPO, "t-source-shop.web-repository"))
     assert graph.depends_on(remote, graph.one("kubernetes:core/v1:Namespace", "t-ws-edge-namespace"))
     default_ns = graph.one("kubernetes:core/v1:Namespace", "t-ws-default-namespace")
@@ -402,11 +402,11 @@ def test_kubeconfig_secrets_are_their_workspaces_and_keep_their_former_urn(progr
     workspace = graph.one("kommander:index:Workspace", "t-ws-edge")
     tenancy = graph.one("kommander:index:Tenancy", "t")
     secrets = {r.name: r for r in graph.children(workspace) if r.type == SECRET}
-    assert set(secrets) == {"t-cluster-edge.e1-kubeconfig", "t-cluster-edge.e2-kubeconfig"}
+    assert set(secrets) == {"t-ws-edge-cluster-e1-kubeconfig", "t-ws-edge-cluster-e2-kubeconfig"}
     for cluster in ("e1", "e2"):
-        secret = secrets[f"t-cluster-edge.{cluster}-kubeconfig"]
+        secret = secrets[f"t-ws-edge-cluster-{cluster}-kubeconfig"]
         former = f"{tenancy.urn.rpartition('::')[0]}$kommander:index:AttachedCluster::t-cluster-edge.{cluster}"
-        assert secret.aliases == [{"spec": {"parentUrn": former}}]
+        assert secret.aliases == [{"spec": {"name": f"t-cluster-edge.{cluster}-kubeconfig", "parentUrn": former}}]
         assert secret.inputs["metadata"]["name"] == f"{cluster}-kubeconfig"
         assert secret.inputs["metadata"]["namespace"] == "edge"
     moved = {r.name for r in graph for a in r.aliases if a["spec"].get("parentUrn")}
@@ -480,7 +480,7 @@ def test_cluster_that_stops_matching_loses_its_kustomizations(program) -> None:
     removed, added, changed = _changes(before, program(build(moved)))
     assert removed == {"t-source-shop.web-e2", "t-source-shop.api-e2"}
     assert added == {
-        "t-cluster-edge.e3-kubeconfig",
+        "t-ws-edge-cluster-e3-kubeconfig",
         "t-source-shop.web-e3",
         "t-source-shop.api-e3",
     }
