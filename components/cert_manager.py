@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_kubernetes as k8s
 
-from components.k8s import WAIT_READY, Component, meta, mirrored, object_name
+from components.k8s import WAIT_READY, Component, chart_release_args, meta, object_name
 
 CHART_REPO = "https://charts.jetstack.io"
 CRD_GROUPS = ("cert-manager.io", "acme.cert-manager.io")
@@ -20,6 +20,8 @@ class CertManagerArgs:
     namespace: pulumi.Input[str]
     version: str
     helm_mirror_url: str | None = None
+    chart_source: str | None = None
+    """``charts.<name>``: a local chart or a repository URL instead of the upstream one."""
 
 
 class CertManager(Component):
@@ -36,10 +38,8 @@ class CertManager(Component):
             f"{name}-controllers",
             k8s.helm.v3.ReleaseArgs(
                 name="cert-manager",
-                chart="cert-manager",
-                version=args.version,
                 namespace=args.namespace,
-                repository_opts=k8s.helm.v3.RepositoryOptsArgs(repo=mirrored(CHART_REPO, args.helm_mirror_url)),
+                **chart_release_args("cert-manager", args.version, CHART_REPO, args.helm_mirror_url, args.chart_source),
                 values={
                     "crds": {"enabled": True, "keep": True},
                     "global": {"leaderElection": {"namespace": args.namespace}},

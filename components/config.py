@@ -42,6 +42,7 @@ KEYS = (
     "flux",
     "helmMirrorUrl",
     "helmMirrorCaSecret",
+    "charts",
     "ingress",
     "gitea",
     "applicationsPath",
@@ -124,6 +125,24 @@ def helm_url(value: str) -> str:
     return http_url(value)
 
 
+def chart_source(value: str) -> str:
+    """A chart repository URL (http(s) or oci), or a local chart directory (with Chart.yaml) or .tgz archive."""
+    if value.startswith(("http://", "https://", "oci://")):
+        return helm_url(value)
+    path = Path(value)
+    if path.is_dir():
+        if not (path / "Chart.yaml").is_file():
+            raise ValueError(f"{value!r} is a directory without Chart.yaml, not a Helm chart")
+        return value
+    if path.is_file():
+        if not value.endswith((".tgz", ".tar.gz")):
+            raise ValueError(f"{value!r} is not a chart archive (.tgz)")
+        return value
+    raise ValueError(
+        f"{value!r} is neither a repository URL (https://, oci://) nor an existing chart directory or archive"
+    )
+
+
 def duration(value: str) -> str:
     if not _DURATION.match(value):
         raise ValueError(f"{value!r} is not a valid duration (for example '1m', '10m0s', '1h')")
@@ -163,6 +182,7 @@ GitUrl = Annotated[str, AfterValidator(git_url)]
 Duration = Annotated[str, AfterValidator(duration)]
 Quantity = Annotated[str, AfterValidator(quantity)]
 Version = Annotated[str, AfterValidator(version)]
+ChartSource = Annotated[str, AfterValidator(chart_source)]
 
 
 def _unique(items: Iterable[Any], key: str) -> None:
@@ -208,6 +228,17 @@ class Versions(_Model):
     chartmuseum: Version = "3.10.4"
     gatekeeper: Version = "3.20.1"
     traefik: Version = "37.1.2"
+
+
+class Charts(_Model):
+    """Where the controller charts Pulumi installs itself come from, instead of their upstream repository.
+
+    Each is a chart repository URL (``https://``, ``oci://``) or a local chart directory or ``.tgz`` archive
+    (relative to the project), for air-gapped installs; a local chart is installed as it is (its own version).
+    """
+
+    flux: ChartSource | None = None
+    certManager: ChartSource | None = None
 
 
 class Resources(_Model):
@@ -465,6 +496,7 @@ class StackConfig(_Model):
     helmMirrorUrl: Annotated[str, AfterValidator(helm_url)] | None = None
     helmMirrorCaSecret: DnsLabel | None = None
     """A Secret in the flux namespace (key ``ca.crt``) trusted by every HelmRepository (air-gapped mirrors)."""
+    charts: Charts = Charts()
     ingress: Ingress = Ingress()
     gitea: Gitea = Gitea()
     applicationsPath: Path | None = None

@@ -9,7 +9,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from components import config
-from components.k8s import Component, mirrored
+from components.k8s import Component, chart_release_args
 
 CHART_REPO = "https://fluxcd-community.github.io/helm-charts"
 #: The controllers the platform runs; image automation and notifications are not used.
@@ -24,6 +24,8 @@ class FluxArgs:
     version: str
     settings: config.Flux
     helm_mirror_url: str | None = None
+    chart_source: str | None = None
+    """``charts.<name>``: a local chart or a repository URL instead of the upstream one."""
 
 
 def controller_values(settings: config.Flux) -> dict[str, Any]:
@@ -62,10 +64,8 @@ class Flux(Component):
             f"{name}-controllers",
             k8s.helm.v3.ReleaseArgs(
                 name="flux",
-                chart="flux2",
-                version=args.version,
                 namespace=args.namespace,
-                repository_opts=k8s.helm.v3.RepositoryOptsArgs(repo=mirrored(CHART_REPO, args.helm_mirror_url)),
+                **chart_release_args("flux2", args.version, CHART_REPO, args.helm_mirror_url, args.chart_source),
                 values=controller_values(args.settings),
                 # the release waits for every controller to be ready (no skip_await)
                 atomic=False,

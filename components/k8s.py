@@ -18,6 +18,26 @@ def mirrored(url: str, mirror: str | None) -> str:
     return mirror if mirror else url
 
 
+def chart_release_args(
+    chart: str, version: str, upstream: str, mirror: str | None, source: str | None = None
+) -> dict[str, Any]:
+    """``chart``, ``version`` and ``repository_opts`` of a ``helm.v3.Release`` for one chart.
+
+    ``source`` (the ``charts.<name>`` config) wins: a local chart directory or archive is installed as it is; a
+    repository URL replaces the upstream one. Otherwise the chart comes from ``upstream`` through the mirror. An
+    ``oci://`` repository is not a Helm repository: its chart is named ``oci://<repository>/<chart>``, without
+    repository options.
+    """
+    import pulumi_kubernetes as k8s
+
+    if source and not source.startswith(("http://", "https://", "oci://")):
+        return {"chart": source}
+    repo = source or mirrored(upstream, mirror)
+    if repo.startswith("oci://"):
+        return {"chart": f"{repo.rstrip('/')}/{chart}", "version": version}
+    return {"chart": chart, "version": version, "repository_opts": k8s.helm.v3.RepositoryOptsArgs(repo=repo)}
+
+
 def meta(
     name: str, namespace: pulumi.Input[str] | None = None, labels: dict[str, str] | None = None, **extra: Any
 ) -> Any:

@@ -71,13 +71,13 @@ class ManagementCluster(Component):
         # 2. Flux (controllers + CRDs)
         self.flux = Flux(
             f"{name}-flux",
-            FluxArgs(self.namespaces.flux, cfg.versions.flux, cfg.flux, mirror),
+            FluxArgs(self.namespaces.flux, cfg.versions.flux, cfg.flux, mirror, cfg.charts.flux),
             opts=here,
         )
         # 3. cert-manager, then the root CA (its custom resources need cert-manager's CRDs and webhook)
         self.cert_manager = CertManager(
             f"{name}-cert-manager",
-            CertManagerArgs(self.namespaces.cert_manager, cfg.versions.certManager, mirror),
+            CertManagerArgs(self.namespaces.cert_manager, cfg.versions.certManager, mirror, cfg.charts.certManager),
             opts=here,
         )
         self.root_ca = RootCA(
