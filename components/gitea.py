@@ -63,7 +63,8 @@ def chart_values(
 ) -> dict[str, Any]:
     """Helm values of the gitea chart: single replica, SQLite, admin from the Secret, persistent (pure).
 
-    ``credentials`` (see :func:`credentials_marker`) goes into a pod annotation: when the
+    ``credentials`` (see :func:`credentials_marker`) goes into a pod annotation
+    (``gitea.podAnnotations``, the key the chart renders into its pod template): when the
     password is rotated the pod restarts and the chart re-applies the admin password
     (``passwordMode: keepUpdated``).
     """
@@ -99,7 +100,8 @@ def chart_values(
         "valkey-cluster": {"enabled": False},
     }
     if credentials:
-        values["podAnnotations"] = {"kommander.d2iq.io/admin-credentials": credentials}
+        # the chart renders gitea.podAnnotations into the pod template (no top-level podAnnotations)
+        values["gitea"]["podAnnotations"] = {"kommander.d2iq.io/admin-credentials": credentials}
     return values
 
 

@@ -48,10 +48,25 @@ def test_helm_release_from_the_helm_repository_waits_ready(program) -> None:
     assert graph.depends_on(release, secret)
     # a fingerprint (not the password) restarts Gitea when the password rotates; the values stay non-secret
     password = secret.inputs["stringData"]["password"]
-    marker = values["podAnnotations"]["kommander.d2iq.io/admin-credentials"]
+    marker = values["gitea"]["podAnnotations"]["kommander.d2iq.io/admin-credentials"]
     assert marker == credentials_marker("kommander-admin", password) and password not in str(values)
     assert marker != credentials_marker("kommander-admin", password + "x")
     assert not any(p.startswith("spec") for p in release.secret_paths)
+
+
+def test_rotation_marker_is_where_the_chart_reads_pod_annotations() -> None:
+    """The marker must land on the Gitea pod, or a rotated password never reaches Gitea.
+
+    Gitea's chart is not in ../shared/charts; its documented key is ``gitea.podAnnotations``
+    (gitea-charts 12.x: ``values.yaml`` declares ``gitea.podAnnotations: {}`` and the
+    Deployment template renders ``.Values.gitea.podAnnotations`` into the pod template's
+    annotations). A top-level ``podAnnotations`` is not read by any template.
+    """
+    values = chart_values(config.Gitea(), "kommander", False, credentials_marker("kommander-admin", "pw"))
+    assert values["gitea"]["podAnnotations"] == {
+        "kommander.d2iq.io/admin-credentials": credentials_marker("kommander-admin", "pw")
+    }
+    assert "podAnnotations" not in values
 
 
 def test_admin_credentials_are_random_and_secret(program) -> None:
