@@ -4,7 +4,8 @@ For each target cluster a Flux Kustomization reconciles
 ``applications/<app>/<version>`` of the ``management`` GitRepository (the flux
 namespace) with ``postBuild`` substitution (the catalog's variables, then the
 ``kommander-vars`` ConfigMap), ``dependsOn`` the Kustomizations of the applications
-it needs on the same cluster, and a health check on the app's HelmRelease.
+it needs on the same cluster (except the suspended ones of :data:`PULUMI_OWNED` apps,
+which would never clear: Pulumi orders those), and a health check on the app's HelmRelease.
 
 User values (``kommander:apps.<name>.values`` merged with ``overrides.<cluster>``):
 
@@ -255,6 +256,11 @@ def values_patch(app: str, release_namespace: str, values: Mapping[str, Any]) ->
     }
 
 
+def suspended(app: str, target: Target) -> bool:
+    """Whether the app's Kustomization on ``target`` is suspended: Pulumi owns its release there."""
+    return not target.remote and app in PULUMI_OWNED
+
+
 def kustomization_spec(
     plan_: AppPlan, target: Target, variables: Mapping[str, str], flux_namespace: str, path_prefix: str = ""
 ) -> dict[str, Any]:
@@ -281,11 +287,15 @@ def kustomization_spec(
             }
         ],
     }
-    if not target.remote and plan_.app in PULUMI_OWNED:
+    if suspended(plan_.app, target):
         spec["suspend"] = True
-    if plan_.depends_on:
+    # A suspended Kustomization never becomes Ready, so a Flux dependency on one never clears:
+    # the apps Pulumi owns on this cluster are ordered by Pulumi instead (their releases are
+    # installed and waited for before any AppDeployment is registered).
+    depends_on = [dep for dep in plan_.depends_on if not suspended(dep, target)]
+    if depends_on:
         spec["dependsOn"] = [
-            {"name": target.kustomization_name(dep), "namespace": target.namespace} for dep in plan_.depends_on
+            {"name": target.kustomization_name(dep), "namespace": target.namespace} for dep in depends_on
         ]
     if target.remote:
         spec["kubeConfig"] = {"secretRef": {"name": f"{target.cluster}-kubeconfig", "key": KUBECONFIG_KEY}}

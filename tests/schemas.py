@@ -17,10 +17,13 @@ from typing import Any
 
 import jsonschema
 import kubernetes_validate
+import pytest
 import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
-SHARED_CRDS = ROOT.parent / "shared" / "schemas" / "crds"
+#: Upstream data beside the repository (``../shared``): CRDs, the charts' default values.
+SHARED = ROOT.parent / "shared"
+SHARED_CRDS = SHARED / "schemas" / "crds"
 VENDORED_CRDS = ROOT / "tests" / "data" / "crds"
 K8S_VERSION = "1.33.0"
 _NAME = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
@@ -29,6 +32,22 @@ _LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 
 class SchemaError(AssertionError):
     pass
+
+
+def shared(*parts: str) -> Path:
+    """A path under ``../shared``; the calling test fails, in one line, when it is missing.
+
+    Tests that judge the program against upstream data (the charts' values, the CRDs'
+    documented semantics) have no other source of truth, so a missing file is a failure,
+    never a skip.
+    """
+    path = SHARED.joinpath(*parts)
+    if not path.exists():
+        pytest.fail(
+            f"missing {path} (upstream data these tests need, expected in ../shared beside the repository)",
+            pytrace=False,
+        )
+    return path
 
 
 def crd_dirs() -> list[Path]:

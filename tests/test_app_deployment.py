@@ -15,8 +15,11 @@ from components.app_deployment import (
     HOST_CLUSTER,
     AppDeployment,
     AppDeploymentArgs,
+    AppPlan,
+    Target,
     app_variables,
     deep_merge,
+    kustomization_spec,
     plan,
 )
 from components.config import ConfigError
@@ -152,7 +155,7 @@ def test_host_cluster_kustomization_and_override_configmap(program) -> None:
     assert spec["sourceRef"] == {"kind": "GitRepository", "name": "management", "namespace": "kommander-flux"}
     assert spec["postBuild"]["substituteFrom"] == [{"kind": "ConfigMap", "name": "kommander-vars", "optional": True}]
     assert spec["postBuild"]["substitute"]["releaseNamespace"] == "kommander"
-    assert spec["dependsOn"] == [{"name": "cert-manager", "namespace": "kommander-flux"}]
+    assert "dependsOn" not in spec, "cert-manager's host-cluster Kustomization is suspended: Pulumi orders it"
     assert spec["healthChecks"][0]["name"] == "trust-manager" and spec["healthChecks"][0]["kind"] == "HelmRelease"
     assert "kubeConfig" not in spec
     assert overrides.inputs["metadata"] == {
@@ -165,6 +168,16 @@ def test_host_cluster_kustomization_and_override_configmap(program) -> None:
     }
     assert yaml.safe_load(overrides.inputs["data"]["values.yaml"]) == {"x": 1}
     assert graph.depends_on(kustomization, overrides)
+
+
+def test_depends_on_kept_where_the_dependency_is_not_suspended() -> None:
+    """On an attached cluster Flux owns every app, so the dependency is a Flux one."""
+    deps = AppPlan("trust-manager", "v0.18.0", "applications/trust-manager/v0.18.0", False, ("cert-manager",), ())
+    remote = Target("edge-1", "edge", "edge")
+    spec = kustomization_spec(deps, remote, {}, "kommander-flux")
+    assert spec["dependsOn"] == [{"name": "cert-manager-edge-1", "namespace": "edge"}]
+    host = Target(HOST_CLUSTER, "kommander-flux", "kommander")
+    assert "dependsOn" not in kustomization_spec(deps, host, {}, "kommander-flux")
 
 
 def test_no_values_no_configmap(program) -> None:
