@@ -9,10 +9,11 @@ The HelmRelease carries ``pulumi.com/waitFor: condition=Ready`` and
 
 Gatekeeper also gets the multi-tenancy lockdown from ``bootstrap/gatekeeper/`` in
 the management repository, applied by two Flux Kustomizations created after the
-Gatekeeper HelmRelease is Ready: ``gatekeeper-templates`` (the ConstraintTemplate,
-health-checked together with the HelmRelease) and ``gatekeeper-constraints``
-(``dependsOn`` the templates, since the constraint's kind only exists once Gatekeeper
-has processed its template).
+Gatekeeper HelmRelease is Ready: ``gatekeeper-templates`` (the ConstraintTemplate) and
+``gatekeeper-constraints`` (``dependsOn`` the templates, since the constraint's kind only
+exists once Gatekeeper has processed its template). Both ``wait``: each is Ready once what
+it applied is; with ``wait`` Flux ignores ``healthChecks``, so they set none (Gatekeeper's
+own readiness is what Pulumi waited for before creating them).
 """
 
 from __future__ import annotations
@@ -133,16 +134,9 @@ def bootstrap_spec(part: str, args: GatekeeperArgs) -> dict[str, Any]:
         "path": f"./{path}",
         "sourceRef": {"kind": "GitRepository", "name": MANAGEMENT_SOURCE, "namespace": args.flux_namespace_name},
     }
-    if part == "templates":
-        spec["healthChecks"] = [
-            {
-                "apiVersion": "helm.toolkit.fluxcd.io/v2",
-                "kind": "HelmRelease",
-                "name": "gatekeeper",
-                "namespace": args.variables["releaseNamespace"],
-            }
-        ]
-    else:
+    # `wait` health-checks what the Kustomization applies (Flux ignores `healthChecks` with it);
+    # Gatekeeper's HelmRelease is Ready before either Kustomization exists (Pulumi waits for it).
+    if part == "constraints":
         spec["dependsOn"] = [{"name": TEMPLATES, "namespace": args.flux_namespace_name}]
         spec["postBuild"] = {"substitute": {"platformNamespaces": json.dumps(list(args.excluded_namespaces))}}
     return spec

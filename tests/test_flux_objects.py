@@ -83,3 +83,19 @@ def test_trust_manager_waits_for_cert_manager_without_a_flux_dependency() -> Non
     (trust,) = [r for r, o in flux_objects(graph, KUSTOMIZATION) if o["metadata"]["name"] == "trust-manager"]
     assert "dependsOn" not in trust.inputs["spec"]
     assert graph.depends_on(trust, graph.one("kubernetes:helm.sh/v3:Release", "kommander-cert-manager-controllers"))
+
+
+# --------------------------------------------------------------------------- wait and healthChecks
+
+
+def test_no_kustomization_sets_health_checks_that_wait_ignores(graph: Graph) -> None:
+    """Flux: with ``wait: true`` "the HealthChecks are ignored", so setting both promises a check
+    that never runs. ``wait`` checks everything the Kustomization applies; ``healthChecks``
+    (with ``wait: false``) checks the objects listed."""
+    assert "When enabled, the HealthChecks are ignored" in kustomization_field("wait")
+    both = [
+        res.name
+        for res, obj in flux_objects(graph, KUSTOMIZATION)
+        if obj["spec"].get("wait") and obj["spec"].get("healthChecks")
+    ]
+    assert both == []

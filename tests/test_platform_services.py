@@ -73,16 +73,10 @@ def test_gatekeeper_ready_before_templates_before_constraints(program) -> None:
     t_spec, c_spec = templates.inputs["spec"], constraints.inputs["spec"]
     assert t_spec["path"] == "./platform/bootstrap/gatekeeper/templates"
     assert c_spec["path"] == "./platform/bootstrap/gatekeeper/constraints"
-    assert t_spec["healthChecks"] == [
-        {
-            "apiVersion": "helm.toolkit.fluxcd.io/v2",
-            "kind": "HelmRelease",
-            "name": "gatekeeper",
-            "namespace": "kommander",
-        }
-    ]
     assert c_spec["dependsOn"] == [{"name": TEMPLATES, "namespace": "kommander-flux"}]
+    # each waits for what it applies; no healthChecks, which Flux ignores with wait
     assert t_spec["wait"] is True and c_spec["wait"] is True
+    assert "healthChecks" not in t_spec and "healthChecks" not in c_spec
     assert json.loads(c_spec["postBuild"]["substitute"]["platformNamespaces"]) == [
         "kommander",
         "kommander-flux",
