@@ -68,6 +68,11 @@ APP_LABEL = "kommander.d2iq.io/application"
 #: credentials). Their host-cluster AppDeployment is recorded but suspended, so that
 #: helm-controller never takes over a release Pulumi manages: one owner per release.
 PULUMI_OWNED = frozenset({"flux", "cert-manager", "gitea"})
+#: Core apps whose release keeps data on volumes; with ``protect`` on, Pulumi protects that
+#: release on the management cluster. Their Kustomizations apply the same HelmRelease, so
+#: with ``protect`` they orphan what they applied when deleted (``deletionPolicy: Orphan``):
+#: deleting or replacing one never deletes the release, and so never the volume.
+STATEFUL = frozenset({"gitea", "chartmuseum"})
 
 
 def deep_merge(base: Mapping[str, Any], top: Mapping[str, Any]) -> dict[str, Any]:
@@ -111,6 +116,8 @@ class AppPlan:
     core: bool
     depends_on: tuple[str, ...]
     targets: tuple[Target, ...]
+    keep_on_delete: bool = False
+    """Deleting a Kustomization of this app leaves what it applied (a protected, stateful app)."""
 
 
 def host_namespace(app: str, namespaces: config.Namespaces) -> str:
@@ -238,7 +245,17 @@ def plan(cfg: config.StackConfig, apps: Mapping[str, cat.CatalogApp]) -> list[Ap
             )
             for cluster in user.clusters
         )
-        out.append(AppPlan(app, version, apps[app].version_path(version), app in CORE_VERSIONS, deps, targets))
+        out.append(
+            AppPlan(
+                app,
+                version,
+                apps[app].version_path(version),
+                app in CORE_VERSIONS,
+                deps,
+                targets,
+                keep_on_delete=cfg.protect and app in STATEFUL,
+            )
+        )
     return _dependency_order(out)
 
 
@@ -289,6 +306,11 @@ def kustomization_spec(
     }
     if suspended(plan_.app, target):
         spec["suspend"] = True
+    if plan_.keep_on_delete:
+        # Flux: deletionPolicy Orphan leaves the applied objects when the Kustomization is
+        # deleted, while prune still collects what leaves the source (the default, MirrorPrune,
+        # would delete them all: the HelmRelease, and with it, through Helm, the volume).
+        spec["deletionPolicy"] = "Orphan"
     # A suspended Kustomization never becomes Ready, so a Flux dependency on one never clears:
     # the apps Pulumi owns on this cluster are ordered by Pulumi instead (their releases are
     # installed and waited for before any AppDeployment is registered).

@@ -3,20 +3,24 @@
 Random admin credentials (pulumi-random, secret end to end) in a Secret in the
 kommander namespace; Gitea as a Flux HelmRelease from the ``gitea`` HelmRepository
 (created by the HelmRepositories component), waiting Ready; the admin user from that
-Secret (``gitea.admin.existingSecret``); persistent storage that survives an uninstall
-and, with ``protect``, a protected release. Push-to-create is on, so the first push of
-the ManagementRepository creates the repository (private) under the admin user.
+Secret (``gitea.admin.existingSecret``); persistent storage that, with ``protect``,
+survives an uninstall (the chart's ``helm.sh/resource-policy: keep``) under a protected
+release, and without it goes with the release (that default deleted). Push-to-create is
+on, so the first push of the ManagementRepository creates the repository (private) under
+the admin user.
 """
 
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import pulumi
 import pulumi_kubernetes as k8s
 import pulumi_random as random
+import yaml
 
 from components import config
 from components.k8s import WAIT_READY, Component, meta
@@ -25,6 +29,8 @@ from components.k8s import WAIT_READY, Component, meta
 RELEASE = "gitea"
 HTTP_PORT = 3000
 ADMIN_SECRET = "gitea-admin"
+#: ConfigMap (key ``values.yaml``) with the chart defaults the release deletes (values set to null).
+REMOVED_DEFAULTS = "gitea-removed-defaults"
 
 
 @dataclass(frozen=True)
@@ -92,7 +98,10 @@ def chart_values(
             "enabled": True,
             "size": settings.storageSize,
             "accessModes": ["ReadWriteOnce"],
-            "annotations": {"helm.sh/resource-policy": "keep"} if protect else {},
+            # The chart annotates its PVC helm.sh/resource-policy: keep; only a null deletes a
+            # default key (Helm merges maps, so {} would keep it), and only an absent one lets
+            # Helm delete the volume on uninstall (any other value keeps it too).
+            "annotations": {"helm.sh/resource-policy": "keep" if protect else None},
         },
         "postgresql": {"enabled": False},
         "postgresql-ha": {"enabled": False},
@@ -103,6 +112,27 @@ def chart_values(
         # the chart renders gitea.podAnnotations into the pod template (no top-level podAnnotations)
         values["gitea"]["podAnnotations"] = {"kommander.d2iq.io/admin-credentials": credentials}
     return values
+
+
+def split_nulls(values: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """``values`` without its null leaves, and those null leaves alone (pure).
+
+    A null in an object Pulumi applies does not reliably reach the cluster (the Kubernetes
+    provider unmarshals inputs skipping nulls: pulumi/pulumi-kubernetes#2997), so the nulls,
+    which delete chart defaults, travel as YAML text in a ConfigMap instead.
+    """
+    kept: dict[str, Any] = {}
+    nulls: dict[str, Any] = {}
+    for key, value in values.items():
+        if value is None:
+            nulls[key] = None
+        elif isinstance(value, Mapping):
+            kept[key], inner = split_nulls(value)
+            if inner:
+                nulls[key] = inner
+        else:
+            kept[key] = value
+    return kept, nulls
 
 
 class Gitea(Component):
@@ -141,7 +171,20 @@ class Gitea(Component):
         )
         namespace = pulumi.Output.from_input(args.namespace)
         marker = pulumi.Output.unsecret(self.admin_password.apply(lambda p: credentials_marker(s.adminUsername, p)))
-        values = pulumi.Output.all(namespace, marker).apply(lambda v: chart_values(s, v[0], args.protect, v[1]))
+        values = pulumi.Output.all(namespace, marker).apply(
+            lambda v: split_nulls(chart_values(s, v[0], args.protect, v[1]))
+        )
+        # the chart defaults to delete, as text the HelmRelease reads first (valuesFrom, then values)
+        removed = k8s.core.v1.ConfigMap(
+            f"{name}-removed-defaults",
+            metadata=meta(REMOVED_DEFAULTS, args.namespace),
+            data={
+                "values.yaml": namespace.apply(
+                    lambda ns: yaml.safe_dump(split_nulls(chart_values(s, ns, args.protect))[1], sort_keys=True)
+                )
+            },
+            opts=self.child(),
+        )
         self.release = k8s.apiextensions.CustomResource(
             f"{name}-release",
             api_version="helm.toolkit.fluxcd.io/v2",
@@ -164,9 +207,10 @@ class Gitea(Component):
                 },
                 "install": {"remediation": {"retries": 3}},
                 "upgrade": {"remediation": {"retries": 3}},
-                "values": values,
+                "valuesFrom": [{"kind": "ConfigMap", "name": REMOVED_DEFAULTS, "valuesKey": "values.yaml"}],
+                "values": values.apply(lambda v: v[0]),
             },
-            opts=self.child(depends_on=[secret], protect=args.protect),
+            opts=self.child(depends_on=[secret, removed], protect=args.protect),
         )
         self.admin_username = pulumi.Output.all(self.release.id, secret.id).apply(lambda _: s.adminUsername)
         ready = pulumi.Output.all(namespace, self.release.id)

@@ -180,6 +180,18 @@ def test_depends_on_kept_where_the_dependency_is_not_suspended() -> None:
     assert "dependsOn" not in kustomization_spec(deps, host, {}, "kommander-flux")
 
 
+@pytest.mark.parametrize("protect", [False, True])
+def test_stateful_apps_orphan_their_release_when_deleted_only_with_protect(protect: bool) -> None:
+    cfg = config.parse({"protect": protect})
+    variables = app_variables(cfg)
+    for p in plan(cfg, APPS):
+        for target in p.targets:
+            spec = kustomization_spec(p, target, variables, "kommander-flux")
+            expected = "Orphan" if protect and p.app in ("gitea", "chartmuseum") else None
+            assert spec.get("deletionPolicy") == expected, p.app
+            assert spec["prune"] is True, "objects that leave the source are still collected"
+
+
 def test_no_values_no_configmap(program) -> None:
     graph = program(_component({"apps": {"metallb": {}}}, "metallb"))
     assert not graph.of_type("kubernetes:core/v1:ConfigMap")

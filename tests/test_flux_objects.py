@@ -18,6 +18,8 @@ from harness import Graph, Registration
 from schemas import shared
 from stacks import STACKS, stack_graph
 
+from components import catalog as cat
+
 KUSTOMIZATION = ("kustomize.toolkit.fluxcd.io", "Kustomization")
 HELM_RELEASE = ("helm.toolkit.fluxcd.io", "HelmRelease")
 FLUX_KINDS = (KUSTOMIZATION, HELM_RELEASE)
@@ -99,3 +101,48 @@ def test_no_kustomization_sets_health_checks_that_wait_ignores(graph: Graph) -> 
         if obj["spec"].get("wait") and obj["spec"].get("healthChecks")
     ]
     assert both == []
+
+
+# --------------------------------------------------------------------------- protected data
+
+
+def applied_objects(obj: dict[str, Any]) -> list[tuple[str, str, str, str]]:
+    """What an AppDeployment Kustomization applies: its catalog folder, substituted as Flux does."""
+    labels, annotations = obj["metadata"].get("labels") or {}, obj["metadata"].get("annotations") or {}
+    app, version = labels.get("kommander.d2iq.io/application"), annotations.get("kommander.d2iq.io/version")
+    if not app or not version:
+        return []
+    folder = cat.applications_dir(cat.DEFAULT_ROOT)
+    assert folder is not None
+    variables = obj["spec"]["postBuild"]["substitute"]
+    return [key_of(doc) for doc in cat.rendered_documents(folder / app / version, variables) if "kind" in doc]
+
+
+def orphans_on_delete(spec: dict[str, Any]) -> bool:
+    """Whether deleting the Kustomization leaves what it applied (Flux ``deletionPolicy``):
+    ``MirrorPrune`` (the default) "mirrors the Prune field (orphan if false, delete if true)"."""
+    policy = spec.get("deletionPolicy", "MirrorPrune")
+    return policy == "Orphan" or (policy == "MirrorPrune" and not spec.get("prune", False))
+
+
+@pytest.mark.parametrize("stack", [s for s in STACKS if s != "dev"])
+def test_no_kustomization_can_delete_a_protected_object(stack: str) -> None:
+    """With protect on, the stack's stateful objects (the Gitea and ChartMuseum HelmReleases,
+    whose charts keep data on volumes) are protected: Pulumi refuses to delete them. Their
+    AppDeployments' Kustomizations apply the same objects; deleting or replacing such a
+    Kustomization must not garbage-collect them (Flux would delete the HelmRelease, and Helm
+    would uninstall the release with its volume)."""
+    description = kustomization_field("deletionPolicy")
+    assert "'MirrorPrune' mirrors the Prune field (orphan if false, delete if true)" in description
+    assert "Defaults to 'MirrorPrune'" in description
+    graph = stack_graph(stack)
+    protected = {key_of(obj) for res, obj in graph.k8s_objects() if res.protect}
+    assert any(k[1] == "HelmRelease" for k in protected), "expected protected HelmReleases with protect on"
+    problems = [
+        f"{res.name} applies protected {k[1]} {k[2]}/{k[3]} and deletes it when deleted"
+        for res, obj in flux_objects(graph, KUSTOMIZATION)
+        if "kubeConfig" not in obj["spec"]
+        for k in applied_objects(obj)
+        if k in protected and not orphans_on_delete(obj["spec"])
+    ]
+    assert problems == []

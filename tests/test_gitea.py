@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+import yaml
 from harness import is_secret, resolve, run
 
 from components import config
@@ -94,6 +95,72 @@ def test_node_port_storage_and_protect(program) -> None:
     assert {r.name for r in graph if r.protect} == {"gitea-release", "gitea-admin", "gitea-admin-password"}
 
 
+#: The Gitea chart's default for the PVC's annotations (gitea-charts 12.x ``values.yaml``:
+#: ``persistence.annotations: {helm.sh/resource-policy: keep}``; the chart is not in ../shared).
+CHART_PERSISTENCE = {"annotations": {"helm.sh/resource-policy": "keep"}}
+
+
+def configmap(graph, namespace: str, name: str):
+    (found,) = [
+        r
+        for r in graph.of_type("kubernetes:core/v1:ConfigMap")
+        if (r.inputs["metadata"]["namespace"], r.inputs["metadata"]["name"]) == (namespace, name)
+    ]
+    return found
+
+
+def flux_merge(base: dict, top: dict) -> dict:
+    """helm-controller's merge of values (``MergeMaps``): nested maps merge, anything else is replaced."""
+    out = dict(base)
+    for key, value in top.items():
+        both_maps = isinstance(value, dict) and isinstance(out.get(key), dict)
+        out[key] = flux_merge(out[key], value) if both_maps else value
+    return out
+
+
+def helm_values(graph, release) -> dict:
+    """The values helm-controller hands Helm: each ``valuesFrom`` in order, then ``spec.values``
+    (Flux's HelmRelease docs, "Values references": later ones win)."""
+    spec, namespace = release.inputs["spec"], release.inputs["metadata"]["namespace"]
+    merged: dict = {}
+    for ref in spec.get("valuesFrom") or []:
+        assert ref["kind"] == "ConfigMap"
+        text = configmap(graph, namespace, ref["name"]).inputs["data"][ref.get("valuesKey", "values.yaml")]
+        merged = flux_merge(merged, yaml.safe_load(text) or {})
+    return flux_merge(merged, spec.get("values") or {})
+
+
+def helm_coalesce(user: dict, defaults: dict) -> dict:
+    """Helm's merge of user values over a chart's defaults: maps merge, and a key set to null
+    deletes the default (Helm docs, "Deleting a Default Key")."""
+    out = dict(defaults)
+    for key, value in user.items():
+        if value is None:
+            out.pop(key, None)
+        elif isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = helm_coalesce(value, out[key])
+        else:
+            out[key] = value
+    return out
+
+
+@pytest.mark.parametrize("protect", [False, True])
+def test_volume_kept_on_uninstall_exactly_with_protect(program, protect: bool) -> None:
+    """Helm keeps a resource annotated ``helm.sh/resource-policy: keep`` on uninstall, and the
+    chart annotates its PVC so by default. An empty ``persistence.annotations`` overrides
+    nothing (Helm merges maps); only a null deletes the default key. A null inside the
+    HelmRelease's ``spec.values`` does not survive being applied (the recorded inputs, like
+    the Kubernetes provider, drop it: pulumi-kubernetes#2997), so it must reach helm-controller
+    as YAML text, through ``valuesFrom``."""
+    graph = program(_build(protect=protect))
+    release = graph.one("kubernetes:helm.toolkit.fluxcd.io/v2:HelmRelease")
+    persistence = helm_coalesce(helm_values(graph, release), {"persistence": CHART_PERSISTENCE})["persistence"]
+    assert persistence["annotations"].get("helm.sh/resource-policy") == ("keep" if protect else None)
+    namespace = release.inputs["metadata"]["namespace"]
+    for ref in release.inputs["spec"].get("valuesFrom") or []:
+        assert not ref.get("optional") and graph.depends_on(release, configmap(graph, namespace, ref["name"]))
+
+
 @pytest.mark.parametrize(
     ("settings", "url"),
     [
@@ -117,7 +184,7 @@ def test_url_the_program_reaches_gitea_at(settings: config.Gitea, url: str) -> N
 def test_chart_values_root_url_follows_external_url() -> None:
     values = chart_values(config.Gitea(externalUrl="https://git.example.com"), "kommander", False)
     assert values["gitea"]["config"]["server"]["ROOT_URL"] == "https://git.example.com/"
-    assert values["persistence"]["annotations"] == {}
+    assert values["persistence"]["annotations"] == {"helm.sh/resource-policy": None}, "deletes the chart's keep"
 
 
 def test_bad_gitea_config_is_named() -> None:
