@@ -29,13 +29,17 @@ class FluxArgs:
 
 
 def controller_values(settings: config.Flux) -> dict[str, Any]:
-    """Helm values of the flux2 chart for the tuned controllers (pure)."""
+    """Helm values of the flux2 chart for the tuned controllers (pure).
+
+    The chart's keys: ``logLevel`` and ``watchAllNamespaces`` (every controller), and
+    ``<controller>.container.additionalArgs`` (appended to that controller's arguments).
+    """
     resources = settings.resources.model_dump(exclude_none=True)
     args = [f"--concurrent={settings.concurrency}", f"--requeue-dependency={settings.requeueDependency}"]
     values: dict[str, Any] = {
         "installCRDs": True,
-        "loglevel": settings.logLevel,
-        "watchallnamespaces": True,
+        "logLevel": settings.logLevel,
+        "watchAllNamespaces": True,
         "imageAutomationController": {"create": False},
         "imageReflectionController": {"create": False},
         "notificationController": {"create": False},
@@ -45,7 +49,7 @@ def controller_values(settings: config.Flux) -> dict[str, Any]:
         values[name] = {
             "create": True,
             "resources": resources,
-            "container": {"additionalargs": list(args) if name != "sourceController" else [args[0]]},
+            "container": {"additionalArgs": list(args) if name != "sourceController" else [args[0]]},
         }
     return values
 

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import yaml
+from schemas import shared
+
 from components import config
 from components.flux import CONTROLLERS, Flux, FluxArgs, controller_values
 
@@ -17,9 +20,26 @@ def test_flux_release_pinned_and_tuned(program) -> None:
     assert release.inputs["repositoryOpts"]["repo"] == "https://fluxcd-community.github.io/helm-charts"
     values = release.inputs["values"]
     assert values["installCRDs"] is True
-    assert values["loglevel"] == "debug"
-    assert values["kustomizeController"]["container"]["additionalargs"][0] == "--concurrent=7"
+    assert values["logLevel"] == "debug"
+    assert values["kustomizeController"]["container"]["additionalArgs"][0] == "--concurrent=7"
     assert "skipAwait" not in release.inputs or release.inputs["skipAwait"] is False
+
+
+def test_tuning_uses_the_keys_the_flux2_chart_reads() -> None:
+    """flux2 2.17.0's values.yaml: top-level ``logLevel`` and ``watchAllNamespaces``, and per
+    controller ``container.additionalArgs`` (appended to the controller's arguments). Keys the
+    chart does not have are ignored by Helm, and the tuning with them."""
+    chart = yaml.safe_load(shared("charts", "flux2", "2.17.0", "values.yaml").read_text())
+    settings = config.parse({"flux": {"concurrency": 7, "logLevel": "debug", "requeueDependency": "15s"}}).flux
+    values = controller_values(settings)
+    assert "logLevel" in chart and values["logLevel"] == "debug"
+    assert "watchAllNamespaces" in chart and values["watchAllNamespaces"] is True
+    for name in CONTROLLERS:
+        assert chart[name]["container"]["additionalArgs"] == []
+        args = values[name]["container"]["additionalArgs"]
+        assert "--concurrent=7" in args
+        if name != "sourceController":
+            assert "--requeue-dependency=15s" in args
 
 
 def test_mirror_replaces_chart_repository(program) -> None:
