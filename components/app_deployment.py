@@ -13,7 +13,7 @@ User values (``kommander:apps.<name>.values`` merged with ``overrides.<cluster>`
   HelmRelease, which reads it last (``valuesFrom`` ... ``optional: true``);
 - on an attached cluster (minimal support) the Kustomization lives in the cluster's
   workspace namespace, reaches the cluster through ``spec.kubeConfig.secretRef``
-  (Secret ``<cluster>-kubeconfig``, key ``value.yaml``, kept there by the tenancy
+  (the Secret the tenancy plan names, key ``value.yaml``, kept there by the tenancy
   component), deploys into the workspace namespace, and carries the values as a
   patch of the HelmRelease's ``spec.values`` (no ConfigMap can be created there by
   this stack). The attached cluster must run Flux with the catalog's HelmRepositories
@@ -40,19 +40,19 @@ import pulumi_kubernetes as k8s
 import yaml
 
 from components import catalog as cat
-from components import config
+from components import config, tenancy_plan
 from components.config import ConfigError
 from components.flux import controller_values
 from components.gitea import chart_values as gitea_values
 from components.ingress import tls_secret_name
 from components.k8s import Component, meta
 
-HOST_CLUSTER = "host-cluster"
+HOST_CLUSTER = tenancy_plan.HOST_CLUSTER
 #: The GitRepository (flux namespace) holding the management repository.
 MANAGEMENT_SOURCE = "management"
 #: The ConfigMap of substitution variables FluxConfiguration keeps (flux namespace).
 VARS_CONFIGMAP = "kommander-vars"
-KUBECONFIG_KEY = "value.yaml"
+KUBECONFIG_KEY = tenancy_plan.KUBECONFIG_KEY
 #: Core applications and the ``kommander:versions`` field pinning each.
 CORE_VERSIONS = {
     "flux": "flux",
@@ -96,6 +96,8 @@ class Target:
     release_namespace: str
     """Namespace of the app's HelmRelease and ConfigMaps on the target cluster."""
     values: dict[str, Any] = field(default_factory=dict)
+    kubeconfig_secret: str | None = None
+    """The attached cluster's kubeconfig Secret (in ``namespace``), as the tenancy plan names it."""
 
     @property
     def remote(self) -> bool:
@@ -125,9 +127,14 @@ def host_namespace(app: str, namespaces: config.Namespaces) -> str:
     return {"flux": namespaces.flux, "cert-manager": namespaces.certManager}.get(app, namespaces.kommander)
 
 
-def cluster_workspaces(cfg: config.StackConfig) -> dict[str, str]:
-    """Attached cluster name -> the workspace (namespace) holding its kubeconfig Secret."""
-    return {c.name: w.name for w in cfg.workspaces for c in w.clusters}
+def cluster_workspaces(layout: tenancy_plan.TenancyPlan) -> dict[str, tenancy_plan.ClusterPlan]:
+    """Attached cluster name -> its plan (the kubeconfig Secret's name), with the namespace of its workspace."""
+    return {c.name: c for w in layout.workspaces for c in w.clusters if c.kubeconfig_secret is not None}
+
+
+def _workspace_namespaces(layout: tenancy_plan.TenancyPlan) -> dict[str, str]:
+    """Attached cluster name -> the namespace of its workspace (where its kubeconfig Secret lives)."""
+    return {c.name: w.namespace for w in layout.workspaces for c in w.clusters if c.kubeconfig_secret is not None}
 
 
 def _core_values(app: str, cfg: config.StackConfig) -> dict[str, Any]:
@@ -172,10 +179,19 @@ def _dependency_order(plans: list[AppPlan]) -> list[AppPlan]:
     return done
 
 
-def plan(cfg: config.StackConfig, apps: Mapping[str, cat.CatalogApp]) -> list[AppPlan]:
-    """The AppDeployments of the stack: core apps (traefik when ingress is enabled) and enabled ``apps``."""
+def plan(
+    cfg: config.StackConfig,
+    apps: Mapping[str, cat.CatalogApp],
+    layout: tenancy_plan.TenancyPlan | None = None,
+) -> list[AppPlan]:
+    """The AppDeployments of the stack: core apps (traefik when ingress is enabled) and enabled ``apps``.
+
+    Attached clusters, their workspace namespaces and kubeconfig Secrets come from the tenancy plan ``layout``
+    (planned from ``cfg`` when not given): no name is decided twice."""
     known = ", ".join(sorted(apps))
-    workspaces = cluster_workspaces(cfg)
+    layout = layout or tenancy_plan.plan(cfg.workspaces, cfg.projects)
+    attached = cluster_workspaces(layout)
+    workspaces = _workspace_namespaces(layout)
     core = [a for a in CORE_VERSIONS if a != "traefik" or cfg.ingress.enabled]
     wanted: dict[str, tuple[str, config.App]] = {}
     for app in core:
@@ -242,6 +258,7 @@ def plan(cfg: config.StackConfig, apps: Mapping[str, cat.CatalogApp]) -> list[Ap
                 if cluster == HOST_CLUSTER
                 else workspaces[cluster],
                 values=deep_merge(base, user.overrides.get(cluster, {})),
+                kubeconfig_secret=attached[cluster].kubeconfig_secret if cluster != HOST_CLUSTER else None,
             )
             for cluster in user.clusters
         )
@@ -320,7 +337,7 @@ def kustomization_spec(
             {"name": target.kustomization_name(dep), "namespace": target.namespace} for dep in depends_on
         ]
     if target.remote:
-        spec["kubeConfig"] = {"secretRef": {"name": f"{target.cluster}-kubeconfig", "key": KUBECONFIG_KEY}}
+        spec["kubeConfig"] = {"secretRef": {"name": target.kubeconfig_secret, "key": KUBECONFIG_KEY}}
         if target.values:
             spec["patches"] = [values_patch(plan_.app, target.release_namespace, target.values)]
     return spec

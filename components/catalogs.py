@@ -23,7 +23,7 @@ from urllib.parse import urlparse, urlunparse
 import pulumi
 import pulumi_kubernetes as k8s
 
-from components import config
+from components import config, tenancy_plan
 from components.k8s import Component, meta
 
 CATALOG_LABELS = {
@@ -55,10 +55,11 @@ class CatalogTarget:
     labels: Mapping[str, str]
 
 
-def catalog_targets(cfg: config.StackConfig) -> list[CatalogTarget]:
-    """Every workspace and project namespace, with the labels selectors match against (pure)."""
-    out = [CatalogTarget("workspace", w.name, w.name, w.labels) for w in cfg.workspaces]
-    out += [CatalogTarget("project", p.name, p.namespace or p.name, p.labels) for p in cfg.projects]
+def catalog_targets(layout: tenancy_plan.TenancyPlan) -> list[CatalogTarget]:
+    """Every workspace and project namespace of the tenancy plan (the implicit ``default`` workspace included),
+    with the labels selectors match against (pure)."""
+    out = [CatalogTarget("workspace", w.name, w.namespace, w.labels) for w in layout.workspaces]
+    out += [CatalogTarget("project", p.name, p.namespace, p.labels) for p in layout.projects]
     return out
 
 

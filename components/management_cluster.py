@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import pulumi
 
+from components import tenancy_plan
 from components.app_deployment import AppDeployment, AppDeploymentArgs, app_variables, catalog_root, plan
 from components.catalog import load_catalog
 from components.catalogs import CatalogRepositories, CatalogRepositoriesArgs, catalog_targets
@@ -56,6 +57,8 @@ class ManagementCluster(Component):
         super().__init__("kommander:index:ManagementCluster", name, opts)
         mirror = cfg.helmMirrorUrl
         here = self.child()
+        # every workspace, project and attached cluster name, decided once (pure, before any resource)
+        layout = tenancy_plan.plan(cfg.workspaces, cfg.projects)
 
         # 1. namespaces
         self.namespaces = Namespaces(
@@ -158,7 +161,7 @@ class ManagementCluster(Component):
         # 13-14. workspaces, attached clusters, projects and their GitOps sources (Flux custom resources)
         self.tenancy: Tenancy = Tenancy(
             f"{name}-tenancy",
-            TenancyArgs(cfg.workspaces, cfg.projects, self.namespaces.flux, flux=self.flux),
+            TenancyArgs(cfg.workspaces, cfg.projects, self.namespaces.flux, flux=self.flux, layout=layout),
             opts=self.child(),
         )
 
@@ -181,7 +184,7 @@ class ManagementCluster(Component):
                 root,
                 flux_namespace=self.namespaces.flux,
                 flux_namespace_name=cfg.namespaces.flux,
-                excluded_namespaces=excluded_namespaces(cfg),
+                excluded_namespaces=excluded_namespaces(cfg, layout),
                 path_prefix=cfg.gitea.pathPrefix,
             ),
             opts=self.child(depends_on=services),
@@ -193,7 +196,7 @@ class ManagementCluster(Component):
             "gitea": [self.gitea],
         }
         self.app_deployments: dict[str, AppDeployment] = {}
-        for app in plan(cfg, load_catalog(root)):
+        for app in plan(cfg, load_catalog(root), layout):
             needs = [*adopted.get(app.app, []), *(self.app_deployments[d] for d in app.depends_on)]
             self.app_deployments[app.app] = AppDeployment(
                 f"{name}-app-{app.app}",
@@ -214,7 +217,7 @@ class ManagementCluster(Component):
             CatalogRepositoriesArgs(
                 tuple(cfg.catalogs),
                 self.namespaces.kommander,
-                tuple(catalog_targets(cfg)),
+                tuple(catalog_targets(layout)),
                 cfg.ingress.domain if cfg.ingress.enabled else None,
                 namespaces=self.tenancy.namespaces,
             ),

@@ -28,7 +28,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from components import catalog as cat
-from components import config
+from components import config, tenancy_plan
 from components.app_deployment import MANAGEMENT_SOURCE
 from components.k8s import WAIT_READY, Component, meta
 
@@ -116,10 +116,11 @@ class GatekeeperArgs(PlatformServiceArgs):
     path_prefix: str = ""
 
 
-def excluded_namespaces(cfg: config.StackConfig) -> tuple[str, ...]:
-    """Namespaces the service-account constraint skips: the platform's, the workspaces' and kube-system."""
+def excluded_namespaces(cfg: config.StackConfig, layout: tenancy_plan.TenancyPlan) -> tuple[str, ...]:
+    """Namespaces the service-account constraint skips: the platform's, kube-system and every workspace's (as the
+    tenancy plan names them: the ``default`` workspace's is not ``default``)."""
     ns = cfg.namespaces
-    return (ns.kommander, ns.flux, ns.certManager, "kube-system", *(w.name for w in cfg.workspaces))
+    return (ns.kommander, ns.flux, ns.certManager, "kube-system", *(w.namespace for w in layout.workspaces))
 
 
 def bootstrap_spec(part: str, args: GatekeeperArgs) -> dict[str, Any]:

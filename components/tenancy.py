@@ -37,6 +37,7 @@ from components.tenancy_plan import (
     LABEL_WORKSPACE,
     ProjectPlan,
     TargetPlan,
+    TenancyPlan,
     WorkspacePlan,
     plan,
     status,
@@ -311,6 +312,8 @@ class TenancyArgs:
     """Where the Flux controllers run (kustomize-controller alone may read kubeconfigs)."""
     flux: pulumi.Resource | None = None
     """What installs the Flux CRDs: only the GitOps sources (Flux custom resources) wait for it."""
+    layout: TenancyPlan | None = None
+    """The plan of ``workspaces`` and ``projects`` when the caller has it (planned here otherwise)."""
 
 
 class Tenancy(Component):
@@ -327,7 +330,7 @@ class Tenancy(Component):
 
     def __init__(self, name: str, args: TenancyArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("kommander:index:Tenancy", name, opts)
-        layout = plan(args.workspaces, args.projects)
+        layout = args.layout or plan(args.workspaces, args.projects)
         for warning in layout.warnings:
             pulumi.log.warn(warning, resource=self)
         self.kubeconfig_secrets = {}

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 import yaml
 
-from components import config
+from components import config, tenancy_plan
 from components.catalogs import (
     CATALOG_LABELS,
     CatalogRepositories,
@@ -72,7 +72,12 @@ def test_copies_follow_selectors_and_rewrite_urls(program) -> None:
     def fn() -> None:
         CatalogRepositories(
             "cat",
-            CatalogRepositoriesArgs(tuple(cfg.catalogs), "kommander", tuple(catalog_targets(cfg)), "k.example.com"),
+            CatalogRepositoriesArgs(
+                tuple(cfg.catalogs),
+                "kommander",
+                tuple(catalog_targets(tenancy_plan.plan(cfg.workspaces, cfg.projects))),
+                "k.example.com",
+            ),
         )
 
     graph = program(fn)
@@ -84,6 +89,7 @@ def test_copies_follow_selectors_and_rewrite_urls(program) -> None:
         "cat-everywhere",
         "cat-everywhere-workspace-edge",
         "cat-everywhere-workspace-core",
+        "cat-everywhere-workspace-default",
         "cat-everywhere-project-shop",
         "cat-everywhere-project-ops",
     }
@@ -106,7 +112,7 @@ def test_wired_after_flux_and_tenancy(program) -> None:
     graph = program(lambda: ManagementCluster("kommander", parse(RAW)))
     installer = graph.one("kubernetes:helm.sh/v3:Release", "kommander-flux-controllers")
     repos = [r for r in graph.of_type(GIT) if r.parent == graph.one("kommander:index:CatalogRepositories").urn]
-    assert len(repos) == 8
+    assert len(repos) == 9  # the everywhere catalog also reaches the implicit default workspace
     namespaces = {r.inputs["metadata"]["name"]: r for r in graph.of_type("kubernetes:core/v1:Namespace") if r.custom}
     for repo in repos:
         assert graph.depends_on(repo, installer)

@@ -25,6 +25,7 @@ from components.platform_services import (
     excluded_namespaces,
     release_objects,
 )
+from components.tenancy_plan import plan
 
 RELEASE = "kubernetes:helm.toolkit.fluxcd.io/v2:HelmRelease"
 KUSTOMIZATION = "kubernetes:kustomize.toolkit.fluxcd.io/v1:Kustomization"
@@ -154,7 +155,13 @@ def test_constraint_matches_template_and_gatekeeper_shape() -> None:
     (template,) = _documents("templates", {})
     cfg = config.parse({"workspaces": [{"name": "edge"}]})
     variables = bootstrap_spec(
-        "constraints", GatekeeperArgs("kommander", "3.20.1", VARIABLES, excluded_namespaces=excluded_namespaces(cfg))
+        "constraints",
+        GatekeeperArgs(
+            "kommander",
+            "3.20.1",
+            VARIABLES,
+            excluded_namespaces=excluded_namespaces(cfg, plan(cfg.workspaces, cfg.projects)),
+        ),
     )["postBuild"]["substitute"]
     (constraint,) = _documents("constraints", variables)
     jsonschema.validate(constraint, MATCH_SCHEMA)
@@ -166,7 +173,14 @@ def test_constraint_matches_template_and_gatekeeper_shape() -> None:
         ("kustomize.toolkit.fluxcd.io", "Kustomization"),
         ("helm.toolkit.fluxcd.io", "HelmRelease"),
     }
-    assert match["excludedNamespaces"] == ["kommander", "kommander-flux", "cert-manager", "kube-system", "edge"]
+    assert match["excludedNamespaces"] == [
+        "kommander",
+        "kommander-flux",
+        "cert-manager",
+        "kube-system",
+        "kommander-default-workspace",
+        "edge",
+    ]
     with pytest.raises(jsonschema.ValidationError):
         jsonschema.validate({**constraint, "spec": {**constraint["spec"], "bogus": 1}}, MATCH_SCHEMA)
 
