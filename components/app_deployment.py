@@ -45,7 +45,7 @@ from components.config import ConfigError
 from components.flux import controller_values
 from components.gitea import chart_values as gitea_values
 from components.ingress import tls_secret_name
-from components.k8s import Component, meta
+from components.k8s import WAIT_FOR_TERMINATION, Component, meta
 
 HOST_CLUSTER = tenancy_plan.HOST_CLUSTER
 #: The GitRepository (flux namespace) holding the management repository.
@@ -328,6 +328,8 @@ def kustomization_spec(
         # deleted, while prune still collects what leaves the source (the default, MirrorPrune,
         # would delete them all: the HelmRelease, and with it, through Helm, the volume).
         spec["deletionPolicy"] = "Orphan"
+    elif not target.remote:
+        spec["deletionPolicy"] = WAIT_FOR_TERMINATION
     # A suspended Kustomization never becomes Ready, so a Flux dependency on one never clears:
     # the apps Pulumi owns on this cluster are ordered by Pulumi instead (their releases are
     # installed and waited for before any AppDeployment is registered).

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_kubernetes as k8s
 
-from components.k8s import WAIT_READY, Component, meta, object_name
+from components.k8s import WAIT_FOR_TERMINATION, WAIT_READY, Component, meta, object_name
 
 VARS = "kommander-vars"
 REPOSITORY = "management"
@@ -116,6 +116,7 @@ class FluxConfiguration(Component):
                 "timeout": "5m",
                 "path": args.path,
                 "prune": True,
+                "deletionPolicy": WAIT_FOR_TERMINATION,
                 "wait": True,
                 "sourceRef": {"kind": "GitRepository", "name": object_name(self.repository)},
                 "decryption": {"provider": "sops", "secretRef": {"name": args.decryption_secret}},

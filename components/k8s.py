@@ -9,6 +9,9 @@ import pulumi
 
 #: Annotation that makes the provider wait for a custom resource's Ready condition.
 WAIT_READY = {"pulumi.com/waitFor": "condition=Ready"}
+#: Flux Kustomization deletion policy for a pruning Kustomization on the management cluster: delete what it applied
+#: and stay (finalizer) until those objects are gone, so nothing deleted after it (Flux itself) races them.
+WAIT_FOR_TERMINATION = "WaitForTermination"
 #: Label carried by everything this stack creates.
 MANAGED_BY = {"app.kubernetes.io/managed-by": "kommander-pulumi"}
 

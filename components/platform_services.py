@@ -30,7 +30,7 @@ import pulumi_kubernetes as k8s
 from components import catalog as cat
 from components import config, tenancy_plan
 from components.app_deployment import MANAGEMENT_SOURCE
-from components.k8s import WAIT_READY, Component, meta
+from components.k8s import WAIT_FOR_TERMINATION, WAIT_READY, Component, meta
 
 PATCH_FORCE = {"pulumi.com/patchForce": "true"}
 BOOTSTRAP = "bootstrap/gatekeeper"
@@ -131,6 +131,7 @@ def bootstrap_spec(part: str, args: GatekeeperArgs) -> dict[str, Any]:
         "retryInterval": "1m",
         "timeout": "5m",
         "prune": True,
+        "deletionPolicy": WAIT_FOR_TERMINATION,
         "wait": True,
         "path": f"./{path}",
         "sourceRef": {"kind": "GitRepository", "name": MANAGEMENT_SOURCE, "namespace": args.flux_namespace_name},

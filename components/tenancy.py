@@ -28,7 +28,7 @@ import pulumi_kubernetes as k8s
 from pydantic import SecretStr
 
 from components import config
-from components.k8s import Component, meta, object_name
+from components.k8s import WAIT_FOR_TERMINATION, Component, meta, object_name
 from components.tenancy_plan import (
     KUBECONFIG_KEY,
     LABEL_CLUSTER,
@@ -290,6 +290,8 @@ class GitOpsSource(Component):
             if target.kubeconfig_secret is not None:
                 spec["kubeConfig"] = {"secretRef": {"name": target.kubeconfig_secret, "key": KUBECONFIG_KEY}}
                 after.append(args.kubeconfigs[target.cluster])
+            elif src.prune:
+                spec["deletionPolicy"] = WAIT_FOR_TERMINATION
             k8s.apiextensions.CustomResource(
                 f"{name}-{target.cluster}",
                 api_version="kustomize.toolkit.fluxcd.io/v1",
