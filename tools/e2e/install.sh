@@ -20,7 +20,7 @@ CACHE="${KOMMANDER_E2E_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/kommander-e2e}"
 BUILD_ONLY="${KOMMANDER_E2E_BUILD:-0}"
 PROBE_TIMEOUT="${KOMMANDER_E2E_PROBE_TIMEOUT:-15}"
 
-export GOMODCACHE="$CACHE/gomod" GOCACHE="$CACHE/gobuild" GOFLAGS=-mod=mod GOTOOLCHAIN=local CGO_ENABLED=0
+export KOMMANDER_E2E_CACHE="$CACHE" GOMODCACHE="$CACHE/gomod" GOCACHE="$CACHE/gobuild" GOFLAGS=-mod=mod GOTOOLCHAIN=local CGO_ENABLED=0
 mkdir -p "$CACHE/bin" "$CACHE/logs" "$CACHE/build"
 
 say() { printf 'e2e toolchain: %s\n' "$*" >&2; }
