@@ -234,8 +234,10 @@ def plan(
             )
         for cluster in user.clusters:
             if cluster != HOST_CLUSTER and cluster not in workspaces:
-                attached = ", ".join([HOST_CLUSTER, *sorted(workspaces)])
-                raise ConfigError(f"kommander:apps.{app}.clusters: unknown cluster {cluster!r} (known: {attached})")
+                known_clusters = ", ".join([HOST_CLUSTER, *sorted(workspaces)])
+                raise ConfigError(
+                    f"kommander:apps.{app}.clusters: unknown cluster {cluster!r} (known: {known_clusters})"
+                )
         wanted[app] = (version, user)
 
     on_cluster = {app: set(user.clusters) for app, (_, user) in wanted.items()}

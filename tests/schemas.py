@@ -2,7 +2,7 @@
 
 Built-in kinds: ``kubernetes-validate`` in strict mode (unknown fields are errors).
 Custom resources: JSON Schema built from the upstream CRDs' ``openAPIV3Schema``
-(``../shared/schemas/crds/``, vendored in ``tests/data/crds``), with the Kubernetes extensions translated:
+(``../shared/schemas/crds/``; the project keeps no copy), with the Kubernetes extensions translated:
 ``x-kubernetes-int-or-string``, ``nullable``, ``x-kubernetes-preserve-unknown-fields``;
 fields a structural schema does not declare are rejected, as the API server's strict
 field validation does.
@@ -24,7 +24,6 @@ ROOT = Path(__file__).resolve().parent.parent
 #: Upstream data beside the repository (``../shared``): CRDs, the charts' default values.
 SHARED = ROOT.parent / "shared"
 SHARED_CRDS = SHARED / "schemas" / "crds"
-VENDORED_CRDS = ROOT / "tests" / "data" / "crds"
 K8S_VERSION = "1.33.0"
 _NAME = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
 _LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
@@ -51,11 +50,8 @@ def shared(*parts: str) -> Path:
 
 
 def crd_dirs() -> list[Path]:
-    """The upstream CRDs: ``../shared/schemas/crds`` when beside the clone, else the vendored copy.
-
-    ``tests/test_schemas.py`` checks that the vendored copy equals shared/ whenever both exist.
-    """
-    return [SHARED_CRDS if SHARED_CRDS.is_dir() else VENDORED_CRDS]
+    """The upstream CRDs of the pinned versions, in ``../shared/schemas/crds`` (the test fails when missing)."""
+    return [shared("schemas", "crds")]
 
 
 def to_json_schema(node: Any) -> Any:

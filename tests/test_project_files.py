@@ -8,17 +8,16 @@ from pathlib import Path
 import jsonschema
 import pytest
 import yaml
+from schemas import shared
 
 from automation import stackfile
 from components import config
 
 ROOT = Path(__file__).resolve().parent.parent
-SHARED_SCHEMA = ROOT.parent / "shared" / "schemas" / "pulumi" / "project.json"
-PROJECT_SCHEMA = SHARED_SCHEMA if SHARED_SCHEMA.is_file() else ROOT / "tests" / "data" / "pulumi-project.json"
 
 
 def test_pulumi_yaml_matches_cli_schema() -> None:
-    schema = json.loads(PROJECT_SCHEMA.read_text())
+    schema = json.loads(shared("schemas", "pulumi", "project.json").read_text())
     project = yaml.safe_load((ROOT / "Pulumi.yaml").read_text())
     jsonschema.validate(project, schema)
     assert project["name"] == config.PROJECT
@@ -29,7 +28,7 @@ def test_pulumi_yaml_matches_cli_schema() -> None:
 
 
 def test_project_schema_rejects_object_config_types() -> None:
-    schema = json.loads(PROJECT_SCHEMA.read_text())
+    schema = json.loads(shared("schemas", "pulumi", "project.json").read_text())
     bad = {"name": "x", "runtime": "python", "config": {"apps": {"type": "object"}}}
     with pytest.raises(jsonschema.ValidationError):
         jsonschema.validate(bad, schema)
