@@ -1,10 +1,10 @@
-# Two entry points: `make up` (bring up the dev stack) and `make test`.
+# Entry points: `make up` (bring up the dev stack), `make test` (the fast suite), `make e2e` (the real-engine suite).
 PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STACK ?= dev
 
-.PHONY: up test lint deps dev-deps clean
+.PHONY: up test e2e e2e-toolchain lint deps dev-deps clean
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -25,7 +25,15 @@ test: dev-deps
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
-	$(BIN)/python -m pytest -n 2 -q
+	$(BIN)/python -m pytest -n 2 -q --ignore=tests/e2e
+
+## The e2e toolchain (pulumi, language host, providers, kube-apiserver, etcd): release downloads, else Go builds.
+e2e-toolchain:
+	tools/e2e/install.sh >/dev/null
+
+## The real-engine suite: the real pulumi engine and providers against a real kube-apiserver (tests/e2e).
+e2e: dev-deps
+	root="$$(tools/e2e/install.sh)" && KOMMANDER_E2E_ROOT="$$root" $(BIN)/python -m pytest tests/e2e -q -p no:xdist
 
 lint: dev-deps
 	$(BIN)/ruff check . && $(BIN)/ruff format --check . && $(BIN)/mypy

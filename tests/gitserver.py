@@ -13,6 +13,7 @@ import os
 import shutil
 import subprocess
 import threading
+from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -27,7 +28,8 @@ class _Handler(BaseHTTPRequestHandler):
         pass
 
     def _serve(self) -> None:
-        expected = "Basic " + base64.b64encode(f"{self.server.username}:{self.server.password}".encode()).decode()
+        password = self.server.password() if callable(self.server.password) else self.server.password
+        expected = "Basic " + base64.b64encode(f"{self.server.username}:{password}".encode()).decode()
         if self.headers.get("Authorization") != expected:
             self.send_response(401)
             self.send_header("WWW-Authenticate", 'Basic realm="git"')
@@ -81,14 +83,18 @@ class _Server(ThreadingHTTPServer):
     daemon_threads = True
     root: Path
     username: str
-    password: str
+    password: str | Callable[[], str]
     requests: list[str]
 
 
 class GitServer:
     """Serves ``<root>/<owner>/<repo>.git`` at ``http://127.0.0.1:<port>/<owner>/<repo>.git``."""
 
-    def __init__(self, root: Path, username: str = "kommander-admin", password: str = "s3cr3t-pa55word") -> None:
+    def __init__(
+        self, root: Path, username: str = "kommander-admin", password: str | Callable[[], str] = "s3cr3t-pa55word"
+    ) -> None:
+        """``password`` is the one the server accepts, or a function asked on every request (the e2e suite reads
+        the admin Secret the stack created, as Gitea does)."""
         self.root = root
         self.username = username
         self.password = password
@@ -105,7 +111,7 @@ class GitServer:
     def requests(self) -> list[str]:
         return self._server.requests
 
-    def set_password(self, password: str) -> None:
+    def set_password(self, password: str | Callable[[], str]) -> None:
         """Rotate the password the server accepts (like changing the Gitea admin's)."""
         self.password = self._server.password = password
 
