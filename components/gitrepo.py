@@ -277,6 +277,8 @@ class Remote:
     username: str
     password: str = field(repr=False)
     branch: str = "main"
+    label: str = ""
+    """How messages name the remote (default: ``url``), e.g. the in-cluster URL behind a local port-forward."""
 
     def env(self) -> dict[str, str]:
         """Environment for ``git``: the credentials as an Authorization header, never prompting."""
@@ -333,6 +335,8 @@ _UNREACHABLE = (
     "operation timed out",
     "could not connect",
     "empty reply from server",
+    "connection reset",
+    "recv failure",
     "ssl",
 )
 _AUTH = ("authentication failed", "401", "403", "could not read username", "could not read password")
@@ -342,7 +346,7 @@ _REJECTED = ("[rejected]", "non-fast-forward", "fetch first", "stale info", "[re
 
 def _classify(remote: Remote, action: str, stderr: str) -> GitRepoError:
     low = stderr.lower()
-    where = f"{remote.url} (branch {remote.branch})"
+    where = f"{remote.label or remote.url} (branch {remote.branch})"
     if any(s in low for s in _REJECTED):
         return GitRepoError(
             f"{where}: push rejected because the remote branch moved while publishing; "

@@ -215,3 +215,31 @@ def test_a_remote_that_moved_is_rejected_then_a_rerun_converges(git_server, tmp_
     out = gitrepo.publish(r, {"a": b"2"})
     assert out.committed and commits(git_server.bare()) == 3
     assert git(git_server.bare(), "rev-parse", "main~1").strip() == theirs
+
+
+def test_a_server_that_resets_connections_is_named_unreachable(tmp_path) -> None:
+    """What a port-forward whose stream fails looks like to Git: the connection is accepted, then reset."""
+    import socket
+    import struct
+    import threading
+
+    listener = socket.create_server(("127.0.0.1", 0))
+
+    def reset_all() -> None:
+        while True:
+            try:
+                conn, _ = listener.accept()
+            except OSError:
+                return
+            conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            conn.close()
+
+    threading.Thread(target=reset_all, daemon=True).start()
+    url = f"http://127.0.0.1:{listener.getsockname()[1]}/kommander-admin/kommander.git"
+    shown = "http://gitea-http.kommander.svc.cluster.local:3000/kommander-admin/kommander.git (port-forward)"
+    try:
+        with pytest.raises(gitrepo.GitRepoError) as err:
+            gitrepo.publish(gitrepo.Remote(url, "u", "p", label=shown), {"a": b"1"})
+    finally:
+        listener.close()
+    assert str(err.value) == f"{shown} (branch main): the Git server is unreachable (ls-remote failed)"
