@@ -12,6 +12,10 @@ WAIT_READY = {"pulumi.com/waitFor": "condition=Ready"}
 #: Flux Kustomization deletion policy for a pruning Kustomization on the management cluster: delete what it applied
 #: and stay (finalizer) until those objects are gone, so nothing deleted after it (Flux itself) races them.
 WAIT_FOR_TERMINATION = "WaitForTermination"
+#: Server-side apply takes the fields this stack sets even where another field manager changed them behind its back
+#: (``kubectl edit``, a script): without it the provider's apply fails with a conflict, so neither preview nor up
+#: could report or repair the drift. Every object this stack owns carries it (pulumi-kubernetes: "patchForce").
+PATCH_FORCE = {"pulumi.com/patchForce": "true"}
 #: Label carried by everything this stack creates.
 MANAGED_BY = {"app.kubernetes.io/managed-by": "kommander-pulumi"}
 
@@ -49,6 +53,7 @@ def meta(
     if namespace is not None:
         out["namespace"] = namespace
     out.update({k: v for k, v in extra.items() if v})
+    out["annotations"] = {**PATCH_FORCE, **(out.get("annotations") or {})}
     return out
 
 

@@ -30,9 +30,8 @@ import pulumi_kubernetes as k8s
 from components import catalog as cat
 from components import config, tenancy_plan
 from components.app_deployment import MANAGEMENT_SOURCE
-from components.k8s import WAIT_FOR_TERMINATION, WAIT_READY, Component, meta
+from components.k8s import PATCH_FORCE, WAIT_FOR_TERMINATION, WAIT_READY, Component, meta
 
-PATCH_FORCE = {"pulumi.com/patchForce": "true"}
 BOOTSTRAP = "bootstrap/gatekeeper"
 TEMPLATES = "gatekeeper-templates"
 CONSTRAINTS = "gatekeeper-constraints"

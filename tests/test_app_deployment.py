@@ -159,6 +159,7 @@ def test_host_cluster_kustomization_and_override_configmap(program) -> None:
     assert spec["healthChecks"][0]["name"] == "trust-manager" and spec["healthChecks"][0]["kind"] == "HelmRelease"
     assert "kubeConfig" not in spec
     assert overrides.inputs["metadata"] == {
+        "annotations": {"pulumi.com/patchForce": "true"},
         "name": "trust-manager-overrides",
         "namespace": "kommander",
         "labels": {

@@ -13,7 +13,7 @@ from components.gitea import (
     GiteaArgs,
     chart_values,
     credentials_marker,
-    external_url,
+    endpoint,
     in_cluster_url,
 )
 
@@ -76,6 +76,7 @@ def test_admin_credentials_are_random_and_secret(program) -> None:
     assert password.inputs["length"] >= 24
     secret = graph.one("kubernetes:core/v1:Secret", "gitea-admin")
     assert secret.inputs["metadata"] == {
+        "annotations": {"pulumi.com/patchForce": "true"},
         "name": ADMIN_SECRET,
         "namespace": "kommander",
         "labels": {"app.kubernetes.io/managed-by": "kommander-pulumi"},
@@ -161,22 +162,33 @@ def test_volume_kept_on_uninstall_exactly_with_protect(program, protect: bool) -
         assert not ref.get("optional") and graph.depends_on(release, configmap(graph, namespace, ref["name"]))
 
 
+IN_CLUSTER = "http://gitea-http.kommander.svc.cluster.local:3000"
+
+
 @pytest.mark.parametrize(
-    ("settings", "url"),
+    ("settings", "url", "forwarded"),
     [
-        (config.Gitea(externalUrl="https://git.example.com/"), "https://git.example.com"),
-        (config.Gitea(nodePort=30080), "http://127.0.0.1:30080"),
-        (config.Gitea(), "http://gitea-http.kommander.svc.cluster.local:3000"),
+        (config.Gitea(externalUrl="https://git.example.com/"), "https://git.example.com", False),
+        # nodePort only exposes the Service; the publisher port-forwards (it used to push to http://127.0.0.1:30080)
+        (config.Gitea(nodePort=30080), IN_CLUSTER, True),
+        (config.Gitea(), IN_CLUSTER, True),
     ],
 )
-def test_url_the_program_reaches_gitea_at(settings: config.Gitea, url: str) -> None:
-    assert external_url(settings, "kommander") == url
+def test_where_the_publisher_reaches_gitea(settings: config.Gitea, url: str, forwarded: bool) -> None:
+    """``externalUrl`` as it is; otherwise the port the chart's HTTP Service listens on, through the API server."""
+    chosen = endpoint(settings, "kommander")
+    assert chosen.url == url
+    service_port = chart_values(settings, "kommander", False)["service"]["http"]["port"]
+    # the chart names its HTTP Service <release>-http; the release is `gitea`
+    expected = {"namespace": "kommander", "name": "gitea-http", "port": service_port} if forwarded else None
+    assert chosen.forward == expected
     made: list[Gitea] = []
     run(_build(settings, made=made))
     g = made[0]
     assert resolve(g.url) == url
+    assert (resolve(g.forward) if g.forward is not None else None) == expected
     assert resolve(g.repository_url) == f"{url}/kommander-admin/kommander.git"
-    assert resolve(g.in_cluster_url) == in_cluster_url("kommander")
+    assert resolve(g.in_cluster_url) == in_cluster_url("kommander") == IN_CLUSTER
     assert resolve(g.admin_username) == "kommander-admin"
     assert is_secret(g.admin_password) and not is_secret(g.url)
 

@@ -48,7 +48,7 @@ def test_acme_issuer_and_certificate(program) -> None:
     assert cert.inputs["spec"]["issuerRef"]["name"] == ACME_ISSUER
     assert cert.inputs["spec"]["dnsNames"] == ["k.example.com"], "HTTP-01 cannot issue wildcards"
     # the HTTP-01 challenge needs Traefik, which Flux deploys later: not awaited
-    assert cert.inputs["metadata"]["annotations"] == {"pulumi.com/skipAwait": "true"}
+    assert cert.inputs["metadata"]["annotations"] == {"pulumi.com/skipAwait": "true", "pulumi.com/patchForce": "true"}
     assert graph.depends_on(cert, issuer)
 
 

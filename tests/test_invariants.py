@@ -175,3 +175,13 @@ def test_names_unique_at_scale() -> None:
 
     for _, obj in big.k8s_objects():
         validate(obj)
+
+
+def test_every_object_takes_its_fields_back_from_other_field_managers(graph: Graph) -> None:
+    """An edit behind the stack's back (another field manager) must not make the stack unconvergeable: with
+    server-side apply the provider fails on the conflict unless the object carries ``pulumi.com/patchForce``
+    (found by tests/e2e/test_lifecycle.py against a real API server)."""
+    objects = [r for r in graph if r.type.startswith("kubernetes:") and "metadata" in r.inputs]
+    assert len(objects) > 50
+    for r in objects:
+        assert r.inputs["metadata"].get("annotations", {}).get("pulumi.com/patchForce") == "true", r.name
