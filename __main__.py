@@ -7,7 +7,7 @@ from components.management_cluster import ManagementCluster
 
 gc_policy.young_collections_only()
 cfg = config.load()
-cluster = ManagementCluster("kommander", cfg)
+cluster = ManagementCluster("kommander", cfg, kubernetes=config.kubernetes_target())
 
 pulumi.export("clusterName", cfg.clusterName)
 pulumi.export("namespaces", {"kommander": cluster.namespaces.kommander, "flux": cluster.namespaces.flux})

@@ -694,3 +694,32 @@ def load() -> StackConfig:
     if unknown:
         raise ConfigError(f"{unknown[0]}: unknown config key (known: {', '.join(KEYS)})")
     return parse(raw, secret_keys, pulumi.get_stack())
+
+
+class KubernetesTarget(_Model):
+    """The stack's Kubernetes target, as the Kubernetes provider reads it (the ``kubernetes:`` namespace).
+
+    Neither set: ``$KUBECONFIG`` (else ``~/.kube/config``) at its current context. The
+    repository publisher reaches Gitea through this cluster's API server (a port-forward).
+    """
+
+    kubeconfig: SecretStr | None = None
+    """``kubernetes:kubeconfig``: a path to a kubeconfig file, or its content."""
+    context: str | None = None
+    """``kubernetes:context``: a context of that kubeconfig."""
+
+    def inputs(self) -> dict[str, str]:
+        """Plain ``{kubeconfig, context}`` (empty strings when unset), to be wrapped as one secret."""
+        return {
+            "kubeconfig": self.kubeconfig.get_secret_value() if self.kubeconfig else "",
+            "context": self.context or "",
+        }
+
+
+def kubernetes_target() -> KubernetesTarget:
+    """Read ``kubernetes:kubeconfig`` and ``kubernetes:context`` from the Pulumi engine."""
+    from pulumi.runtime import config as runtime_config
+
+    kubeconfig = runtime_config.get_config("kubernetes:kubeconfig")
+    context = runtime_config.get_config("kubernetes:context")
+    return KubernetesTarget(kubeconfig=SecretStr(kubeconfig) if kubeconfig else None, context=context or None)

@@ -7,7 +7,8 @@ Secret (``gitea.admin.existingSecret``); persistent storage that, with ``protect
 survives an uninstall (the chart's ``helm.sh/resource-policy: keep``) under a protected
 release, and without it goes with the release (that default deleted). Push-to-create is
 on, so the first push of the ManagementRepository creates the repository (private) under
-the admin user.
+the admin user. The publisher reaches Gitea at ``gitea.externalUrl`` when set, else through
+a port-forward to the ``gitea-http`` Service (:func:`endpoint`).
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from components.k8s import WAIT_READY, Component, meta
 
 #: Helm release name; the chart's HTTP service is ``<release>-http`` on port 3000.
 RELEASE = "gitea"
+HTTP_SERVICE = f"{RELEASE}-http"
 HTTP_PORT = 3000
 ADMIN_SECRET = "gitea-admin"
 #: ConfigMap (key ``values.yaml``) with the chart defaults the release deletes (values set to null).
@@ -47,16 +49,31 @@ class GiteaArgs:
 
 
 def in_cluster_url(namespace: str) -> str:
-    return f"http://{RELEASE}-http.{namespace}.svc.cluster.local:{HTTP_PORT}"
+    return f"http://{HTTP_SERVICE}.{namespace}.svc.cluster.local:{HTTP_PORT}"
 
 
-def external_url(settings: config.Gitea, namespace: str) -> str:
-    """How this program reaches Gitea: ``externalUrl``, else the NodePort on 127.0.0.1, else in-cluster."""
+@dataclass(frozen=True)
+class Endpoint:
+    """How the repository publisher reaches Gitea."""
+
+    url: str
+    """Gitea's base URL as the publisher names it: ``externalUrl``, else the in-cluster URL."""
+    forward: dict[str, Any] | None
+    """With no ``externalUrl``: the Service port to forward to through the API server
+    (``{namespace, name, port}``), since nothing outside the cluster serves Gitea before Flux
+    has deployed an ingress controller (which happens after the first push)."""
+
+
+def http_service(namespace: str) -> dict[str, Any]:
+    """Gitea's HTTP Service port: ``{namespace, name, port}``."""
+    return {"namespace": namespace, "name": HTTP_SERVICE, "port": HTTP_PORT}
+
+
+def endpoint(settings: config.Gitea, namespace: str) -> Endpoint:
+    """``externalUrl`` as it is, else a port-forward to Gitea's HTTP Service (``nodePort`` changes nothing here)."""
     if settings.externalUrl:
-        return settings.externalUrl
-    if settings.nodePort:
-        return f"http://127.0.0.1:{settings.nodePort}"
-    return in_cluster_url(namespace)
+        return Endpoint(settings.externalUrl, None)
+    return Endpoint(in_cluster_url(namespace), http_service(namespace))
 
 
 def credentials_marker(username: str, password: str) -> str:
@@ -139,14 +156,16 @@ class Gitea(Component):
     """Gitea from its Helm chart through Flux, with generated admin credentials."""
 
     url: pulumi.Output[str]
-    """How this program reaches Gitea (externalUrl, the NodePort on 127.0.0.1, or in-cluster)."""
+    """Gitea's URL as the repository publisher names it: ``externalUrl``, else in-cluster (see :func:`endpoint`)."""
+    forward: pulumi.Output[dict[str, Any]] | None
+    """The Service port the publisher forwards to through the API server; None with ``externalUrl``."""
     in_cluster_url: pulumi.Output[str]
     """Gitea's URL inside the cluster (what Flux uses)."""
     admin_username: pulumi.Output[str]
     admin_password: pulumi.Output[str]
     """The generated admin password (secret)."""
     repository_url: pulumi.Output[str]
-    """The management repository's URL as this program reaches it."""
+    """The management repository's URL as the publisher names it (under :attr:`url`)."""
     in_cluster_repository_url: pulumi.Output[str]
     """The management repository's URL inside the cluster."""
     release: k8s.apiextensions.CustomResource
@@ -215,7 +234,8 @@ class Gitea(Component):
         self.admin_username = pulumi.Output.all(self.release.id, secret.id).apply(lambda _: s.adminUsername)
         ready = pulumi.Output.all(namespace, self.release.id)
         self.in_cluster_url = ready.apply(lambda v: in_cluster_url(v[0]))
-        self.url = ready.apply(lambda v: external_url(s, v[0]))
+        self.url = ready.apply(lambda v: endpoint(s, v[0]).url)
+        self.forward = None if s.externalUrl else ready.apply(lambda v: http_service(v[0]))
         path = f"{s.adminUsername}/{s.repository}.git"
         self.repository_url = self.url.apply(lambda u: f"{u}/{path}")
         self.in_cluster_repository_url = self.in_cluster_url.apply(lambda u: f"{u}/{path}")
@@ -225,5 +245,6 @@ class Gitea(Component):
                 "in_cluster_url": self.in_cluster_url,
                 "admin_username": self.admin_username,
                 "repository_url": self.repository_url,
+                "forward": self.forward,
             }
         )

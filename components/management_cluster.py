@@ -13,7 +13,7 @@ from components.app_deployment import AppDeployment, AppDeploymentArgs, app_vari
 from components.catalog import load_catalog
 from components.catalogs import CatalogRepositories, CatalogRepositoriesArgs, catalog_targets
 from components.cert_manager import CertManager, CertManagerArgs, RootCA, RootCAArgs
-from components.config import StackConfig
+from components.config import KubernetesTarget, StackConfig
 from components.flux import Flux, FluxArgs
 from components.flux_configuration import FluxConfiguration, FluxConfigurationArgs, substitution_variables
 from components.gitea import Gitea, GiteaArgs
@@ -53,7 +53,15 @@ class ManagementCluster(Component):
     flux_configuration: FluxConfiguration
     """Flux's GitRepository and ``apps-kommander`` Kustomization over the management repository."""
 
-    def __init__(self, name: str, cfg: StackConfig, opts: pulumi.ResourceOptions | None = None) -> None:
+    def __init__(
+        self,
+        name: str,
+        cfg: StackConfig,
+        opts: pulumi.ResourceOptions | None = None,
+        kubernetes: KubernetesTarget | None = None,
+    ) -> None:
+        """``kubernetes``: the stack's Kubernetes target (``config.kubernetes_target()``), which the repository
+        publisher port-forwards to Gitea through; None: the current context."""
         super().__init__("kommander:index:ManagementCluster", name, opts)
         mirror = cfg.helmMirrorUrl
         here = self.child()
@@ -118,11 +126,13 @@ class ManagementCluster(Component):
             SopsAgeArgs(self.namespaces.flux, protect=cfg.protect),
             opts=self.child(depends_on=[self.namespaces]),
         )
-        # 7. the management repository's content, pushed to Gitea
+        # 7. the management repository's content, pushed to Gitea (at gitea.externalUrl, else port-forwarded)
         self.management_repository = ManagementRepository(
             f"{name}-management-repository",
             ManagementRepositoryArgs(
                 url=self.gitea.repository_url,
+                forward=self.gitea.forward,
+                kubernetes=kubernetes or KubernetesTarget(),
                 username=self.gitea.admin_username,
                 password=self.gitea.admin_password,
                 recipient=self.sops_age.recipient,

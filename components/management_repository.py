@@ -10,20 +10,30 @@ repository would change; its ``create``/``update`` publish with :func:`gitrepo.p
 its history alone. All Git and network work happens in the provider, never here.
 
 The repository itself is created by the first push: Gitea runs with
-``ENABLE_PUSH_CREATE_USER`` (see :mod:`components.gitea`), so no API client or
+``ENABLE_PUSH_CREATE_USER`` (see :mod:`components.gitea`), so no Gitea API client or
 extra credentials are needed, and a re-run after a failed first push just pushes again.
+
+The provider reaches Gitea at ``url`` itself when ``gitea.externalUrl`` is set; otherwise
+(``forward``) through a port-forward to Gitea's Service via the stack's Kubernetes API
+server (:mod:`components.portforward`), opened for the duration of a create or update
+and pushed to as ``http://127.0.0.1:<ephemeral>/<owner>/<repo>.git``. The cluster's
+credentials (``kubernetes``: the stack's ``kubernetes:kubeconfig`` and ``kubernetes:context``)
+are a secret input and are not copied into the outputs.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import pulumi
 from pulumi.dynamic import CreateResult, DiffResult, ReadResult, Resource, ResourceProvider, UpdateResult
 
-from components import config, gitrepo
+from components import config, gitrepo, portforward
 from components.k8s import Component
 
 #: The project's own folders: the bundled catalog, common manifests and bootstrap manifests.
@@ -31,6 +41,7 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 #: Inputs that decide the repository's content: any change to one is a change to the repository.
 CONTENT_KEYS = (
     "url",
+    "forward",
     "branch",
     "path_prefix",
     "digest",
@@ -39,8 +50,10 @@ CONTENT_KEYS = (
     "password",
     "kommander_namespace",
 )
-#: Inputs stored as secrets (state and outputs).
+#: Outputs stored as secrets (their inputs are secret too).
 SECRET_KEYS = ("password", "age_identity")
+#: The secret input with the cluster's credentials: used to reach Gitea, never an output.
+KUBERNETES_KEY = "kubernetes"
 
 
 def sources_for(applications_path: Path | None, project_root: Path = PROJECT_ROOT) -> gitrepo.Sources:
@@ -75,9 +88,20 @@ def provider_inputs(
     age_identity: pulumi.Input[str],
     cluster_name: str,
     kommander_namespace: str,
+    forward: pulumi.Input[Mapping[str, Any]] | None = None,
+    kubernetes: pulumi.Input[Mapping[str, str]] | None = None,
 ) -> dict[str, Any]:
-    """The inputs of :class:`RepositoryContent` (what :class:`RepositoryProvider` reads)."""
+    """The inputs of :class:`RepositoryContent` (what :class:`RepositoryProvider` reads).
+
+    ``forward`` (Gitea's Service, ``{namespace, name, port}``) makes the provider reach
+    ``url`` through a port-forward, with the cluster's ``kubernetes`` target
+    (``{kubeconfig, context}``; empty: the current context).
+    """
+    reach: dict[str, Any] = {}
+    if forward is not None:
+        reach = {"forward": forward, KUBERNETES_KEY: kubernetes or {"kubeconfig": "", "context": ""}}
     return {
+        **reach,
         "url": url,
         "branch": settings.branch,
         "path_prefix": settings.pathPrefix,
@@ -104,6 +128,25 @@ def _sources(props: dict[str, Any]) -> gitrepo.Sources:
     return gitrepo.Sources(path("applications_root"), path("common_root"), path("bootstrap_root"), props["required"])
 
 
+@contextmanager
+def reach(props: Mapping[str, Any]) -> Iterator[tuple[str, str, list[str]]]:
+    """Where to push, for the duration of the ``with`` block: (URL, how messages name it, forward errors).
+
+    ``url`` itself; or, with ``forward``, the same path on ``http://127.0.0.1:<ephemeral>``,
+    a port-forward to Gitea's Service through the API server of the ``kubernetes`` target.
+    """
+    forward = props.get("forward")
+    if not forward:
+        yield props["url"], "", []
+        return
+    service = portforward.Service(str(forward["namespace"]), str(forward["name"]), int(forward["port"]))
+    kube = props.get(KUBERNETES_KEY) or {}
+    target = portforward.Target(str(kube.get("kubeconfig") or ""), str(kube.get("context") or ""))
+    with portforward.forward(service, target) as tunnel:
+        label = f"{props['url']} (through a port-forward to pod {tunnel.pod})"
+        yield tunnel.url + urlsplit(props["url"]).path, label, tunnel.errors
+
+
 class RepositoryProvider(ResourceProvider):
     """Publishes the management repository with GitPython (see :func:`gitrepo.publish`)."""
 
@@ -120,17 +163,24 @@ class RepositoryProvider(ResourceProvider):
         secrets = {
             secret_path: gitrepo.credentials_secret(props["kommander_namespace"], props["username"], props["password"])
         }
-        remote = gitrepo.Remote(props["url"], props["username"], props["password"], props["branch"])
-        result = gitrepo.publish(
-            remote,
-            files,
-            secrets,
-            prefix=prefix,
-            recipient=props["recipient"],
-            identity=props["age_identity"],
-            author=gitrepo.Author(props["author_name"], props["author_email"]),
-        )
-        return {**props, "commit": result.commit, "committed": result.committed}
+        with reach(props) as (url, label, forward_errors):
+            remote = gitrepo.Remote(url, props["username"], props["password"], props["branch"], label=label)
+            try:
+                result = gitrepo.publish(
+                    remote,
+                    files,
+                    secrets,
+                    prefix=prefix,
+                    recipient=props["recipient"],
+                    identity=props["age_identity"],
+                    author=gitrepo.Author(props["author_name"], props["author_email"]),
+                )
+            except gitrepo.GitRepoError as exc:
+                if not forward_errors:
+                    raise
+                raise gitrepo.GitRepoError(f"{exc}; port-forward: {forward_errors[0]}") from None
+        outs = {k: v for k, v in props.items() if k != KUBERNETES_KEY}
+        return {**outs, "commit": result.commit, "committed": result.committed}
 
     def create(self, props: dict[str, Any]) -> CreateResult:
         outs = self._publish(props)
@@ -147,6 +197,7 @@ class RepositoryProvider(ResourceProvider):
         """The repository and its history stay: the platform's desired state is not destroyed with the stack."""
 
     def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
+        """The recorded state as it is: a refresh does not contact Gitea (so opens no port-forward)."""
         return ReadResult(id_=id_, outs=props)
 
 
@@ -182,6 +233,10 @@ class ManagementRepositoryArgs:
     cluster_name: str
     kommander_namespace: str
     applications_path: Path | None = None
+    forward: pulumi.Input[Mapping[str, Any]] | None = None
+    """Gitea's Service (``{namespace, name, port}``) to reach ``url`` through a port-forward; None: ``url`` itself."""
+    kubernetes: config.KubernetesTarget = field(default_factory=config.KubernetesTarget)
+    """The cluster the port-forward goes through (passed to the provider as one secret)."""
 
 
 class ManagementRepository(Component):
@@ -216,6 +271,8 @@ class ManagementRepository(Component):
                 age_identity=pulumi.Output.secret(args.age_identity),
                 cluster_name=args.cluster_name,
                 kommander_namespace=args.kommander_namespace,
+                forward=args.forward,
+                kubernetes=pulumi.Output.secret(args.kubernetes.inputs()) if args.forward is not None else None,
             ),
             opts=self.child(),
         )

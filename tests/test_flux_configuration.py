@@ -76,7 +76,13 @@ def test_main_exports_gitea_and_repository_urls_for_the_kind_stack(program) -> N
     from test_main import ROOT, stack_config
 
     graph = program(lambda: runpy.run_path(str(ROOT / "__main__.py")), config=stack_config("dev"), stack="dev")
-    assert graph.outputs["giteaUrl"] == "http://127.0.0.1:30080"
-    assert graph.outputs["managementRepositoryUrl"] == "http://127.0.0.1:30080/kommander-admin/kommander.git"
+    # the publisher port-forwards to the Service (it used to push to the NodePort, http://127.0.0.1:30080)
+    assert graph.outputs["giteaUrl"] == "http://gitea-http.kommander.svc.cluster.local:3000"
+    assert graph.outputs["managementRepositoryUrl"] == (
+        "http://gitea-http.kommander.svc.cluster.local:3000/kommander-admin/kommander.git"
+    )
+    content = graph.one("pulumi-python:dynamic:Resource", "kommander-management-repository-content")
+    assert content.inputs["forward"] == {"namespace": "kommander", "name": "gitea-http", "port": 3000}
+    # the NodePort still exposes the Service (kind-config.yaml maps it to the host)
     release = graph.one("kubernetes:helm.toolkit.fluxcd.io/v2:HelmRelease", "kommander-gitea-release")
     assert release.inputs["spec"]["values"]["service"]["http"]["nodePort"] == 30080

@@ -11,6 +11,7 @@ import pulumi
 import pyrage
 import pytest
 import yaml
+from pydantic import SecretStr
 
 from components import config, gitrepo
 from components.management_repository import (
@@ -237,3 +238,145 @@ def test_bad_applications_path_is_a_config_error(program, tmp_path, files, messa
 def test_a_missing_applications_path_is_a_config_error(tmp_path) -> None:
     with pytest.raises(config.ConfigError, match=r"kommander:applicationsPath: .*is not a directory"):
         config.parse({"applicationsPath": str(tmp_path / "nope")})
+
+
+# --------------------------------------------------------------------------- reaching Gitea through the API server
+
+
+@pytest.fixture
+def kube(git_server):
+    from fakekube import gitea_cluster
+
+    host, port = git_server.base_url.removeprefix("http://").split(":")
+    fake = gitea_cluster((host, int(port)))
+    try:
+        yield fake
+    finally:
+        fake.stop()
+
+
+IN_CLUSTER_REPO = "http://gitea-http.kommander.svc.cluster.local:3000/kommander-admin/kommander.git"
+FORWARD = {"namespace": "kommander", "name": "gitea-http", "port": 3000}
+
+
+def forwarded(git_server, catalog, age, kube, **over: Any) -> dict[str, Any]:
+    """Inputs as the stack passes them without gitea.externalUrl: the in-cluster URL, the Service, the cluster."""
+    git_server.create()
+    base = props(git_server, catalog, age, url=IN_CLUSTER_REPO)
+    return {**base, "forward": FORWARD, "kubernetes": {"kubeconfig": kube.kubeconfig(), "context": ""}, **over}
+
+
+def test_create_and_update_push_through_a_port_forward(git_server, catalog, age, kube) -> None:
+    provider = RepositoryProvider()
+    p = forwarded(git_server, catalog, age, kube)
+    created = provider.create(p)
+    assert created.outs["committed"] is True and commits(git_server.bare()) == 1
+    assert created.id == f"{IN_CLUSTER_REPO}#main"
+    assert {s[:2] for s in kube.streams} == {("kommander", "gitea-0")}
+    # the cluster's credentials are an input only: not in the outputs (nor in the state's outputs)
+    assert "kubernetes" not in created.outs and kube.token not in json.dumps(created.outs)
+    assert created.outs["forward"] == FORWARD and created.outs["url"] == IN_CLUSTER_REPO
+    again = provider.update(created.id, created.outs, p)
+    assert again.outs["committed"] is False and commits(git_server.bare()) == 1
+    # a refresh reports the recorded state without reaching Gitea
+    before = len(kube.requests)
+    assert provider.read(created.id, created.outs).outs == created.outs and len(kube.requests) == before
+
+
+def test_a_port_forward_that_fails_is_named_with_its_cause(git_server, catalog, age, kube) -> None:
+    import traceback
+
+    from fakekube import GITEA_LABELS, pod
+
+    from components.portforward import PortForwardError
+
+    provider = RepositoryProvider()
+    p = forwarded(git_server, catalog, age, kube)
+    kube.pods.clear()
+    with pytest.raises(PortForwardError) as err:
+        provider.create(p)
+    assert str(err.value).startswith("no ready pod behind service kommander/gitea-http (selector ")
+    kube.pods[("kommander", "gitea-0")] = pod("gitea-0", GITEA_LABELS, ports={"http": 3000})
+    kube.forbid_portforward = True
+    with pytest.raises(gitrepo.GitRepoError) as refused:
+        provider.create(p)
+    assert str(refused.value) == (
+        f"{IN_CLUSTER_REPO} (through a port-forward to pod kommander/gitea-0) (branch main): the Git server is "
+        "unreachable (ls-remote failed); port-forward: pod kommander/gitea-0 port 3000: Handshake status 403 "
+        'Forbidden: pods "gitea-0" is forbidden: portforward'
+    )
+    for exc in (err.value, refused.value):
+        text = "".join(traceback.format_exception(exc))  # what the provider host sends the engine
+        assert kube.token not in text and git_server.password not in text and "\n" not in str(exc)
+    assert git(git_server.bare(), "branch", "--list").strip() == "", "nothing was pushed"
+
+
+def _forwarding_component(kubernetes: config.KubernetesTarget, forward: Any = FORWARD) -> ManagementRepository:
+    return ManagementRepository(
+        "repo",
+        ManagementRepositoryArgs(
+            url=IN_CLUSTER_REPO,
+            username="kommander-admin",
+            password=pulumi.Output.secret("pw"),
+            recipient="age1xyz",
+            age_identity=pulumi.Output.secret("AGE-SECRET-KEY-1XYZ"),
+            settings=config.Gitea(),
+            cluster_name="mgmt",
+            kommander_namespace="kommander",
+            forward=forward,
+            kubernetes=kubernetes,
+        ),
+    )
+
+
+KUBECONFIG_CANARY = "apiVersion: v1\nusers: [{name: u, user: {token: kubeconfig-canary-token}}]\n"
+
+
+def test_the_cluster_target_is_one_secret_input(program) -> None:
+    target = config.KubernetesTarget(kubeconfig=SecretStr(KUBECONFIG_CANARY), context="prod-mgmt")
+    graph = program(lambda: _forwarding_component(target))
+    content = graph.one("pulumi-python:dynamic:Resource", "repo-content")
+    assert content.inputs["forward"] == FORWARD and "forward" not in content.secret_paths
+    assert content.inputs["kubernetes"] == {"kubeconfig": KUBECONFIG_CANARY, "context": "prod-mgmt"}
+    assert "kubernetes" in content.secret_paths
+    public = {k: v for k, v in content.inputs.items() if k not in content.secret_paths}
+    assert "kubeconfig-canary-token" not in json.dumps(public) and "prod-mgmt" not in json.dumps(public)
+    # neither set: still one secret, empty (the provider then reads $KUBECONFIG or ~/.kube/config)
+    graph = program(lambda: _forwarding_component(config.KubernetesTarget()))
+    content = graph.one("pulumi-python:dynamic:Resource", "repo-content")
+    assert content.inputs["kubernetes"] == {"kubeconfig": "", "context": ""} and "kubernetes" in content.secret_paths
+
+
+def test_with_an_external_url_neither_the_service_nor_the_cluster_is_passed(program) -> None:
+    target = config.KubernetesTarget(kubeconfig=SecretStr(KUBECONFIG_CANARY))
+    graph = program(lambda: _forwarding_component(target, forward=None))
+    content = graph.one("pulumi-python:dynamic:Resource", "repo-content")
+    assert "forward" not in content.inputs and "kubernetes" not in content.inputs
+    assert "kubeconfig-canary-token" not in json.dumps(content.inputs)
+
+
+@pytest.mark.parametrize(
+    ("stack_keys", "secret_keys", "expected"),
+    [
+        ({"kubernetes:kubeconfig": KUBECONFIG_CANARY}, ["kubernetes:kubeconfig"], KUBECONFIG_CANARY),
+        ({"kubernetes:kubeconfig": "~/.kube/mgmt", "kubernetes:context": "mgmt"}, [], "~/.kube/mgmt"),
+        ({}, [], ""),
+    ],
+)
+def test_the_program_passes_the_stacks_kubernetes_target_as_a_secret(program, stack_keys, secret_keys, expected):
+    import runpy
+
+    from test_main import ROOT, stack_config
+
+    cfg = {**stack_config("dev"), **stack_keys}
+    graph = program(lambda: runpy.run_path(str(ROOT / "__main__.py")), config=cfg, secret_keys=secret_keys)
+    content = graph.one("pulumi-python:dynamic:Resource", "kommander-management-repository-content")
+    assert content.inputs["kubernetes"] == {
+        "kubeconfig": expected,
+        "context": stack_keys.get("kubernetes:context", ""),
+    }
+    assert "kubernetes" in content.secret_paths
+    for r in graph:  # the kubeconfig is nowhere else, and nowhere in plaintext
+        public = {k: v for k, v in r.inputs.items() if k not in r.secret_paths}
+        assert "kubeconfig-canary-token" not in json.dumps(public), r.name
+    assert "kubeconfig-canary-token" not in json.dumps(graph.outputs)
