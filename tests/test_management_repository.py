@@ -6,12 +6,14 @@ import json
 import subprocess
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import pulumi
 import pyrage
 import pytest
 import yaml
 from pydantic import SecretStr
+from stacks import STACKS, stack_graph
 
 from components import config, gitrepo
 from components.management_repository import (
@@ -380,3 +382,27 @@ def test_the_program_passes_the_stacks_kubernetes_target_as_a_secret(program, st
         public = {k: v for k, v in r.inputs.items() if k not in r.secret_paths}
         assert "kubeconfig-canary-token" not in json.dumps(public), r.name
     assert "kubeconfig-canary-token" not in json.dumps(graph.outputs)
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_every_shipped_stack_can_publish_on_its_first_up(stack: str) -> None:
+    """On a first ``up`` the publisher pushes before Flux has deployed any ingress controller (Traefik's
+    AppDeployment waits for the push): a URL it pushes to directly is served only if an object the push
+    waits for serves it. Otherwise it must go through the API server (``forward``)."""
+    graph = stack_graph(stack)
+    content = graph.one("pulumi-python:dynamic:Resource", "kommander-management-repository-content")
+    if "forward" in content.inputs:
+        forward = content.inputs["forward"]
+        assert content.inputs["url"].startswith(f"http://{forward['name']}.{forward['namespace']}.svc")
+        return
+    host = urlsplit(content.inputs["url"]).hostname
+    serving = [
+        r
+        for r, obj in graph.k8s_objects()
+        if obj["kind"] == "Ingress"
+        and host in [rule.get("host") for rule in obj.get("spec", {}).get("rules", [])]
+        and graph.depends_on(content, r)
+    ]
+    assert serving, (
+        f"Pulumi.{stack}.yaml: the publisher pushes to {content.inputs['url']}, which nothing it waits for serves"
+    )
