@@ -116,7 +116,11 @@ class Stack:
         return env
 
     def write_config(self, config: dict[str, Any]) -> None:
-        (self.project / f"Pulumi.{self.name}.yaml").write_text(yaml.safe_dump({"config": config}, sort_keys=False))
+        """Replace the stack file's config, keeping what the CLI keeps there (``encryptionsalt``)."""
+        path = self.project / f"Pulumi.{self.name}.yaml"
+        doc = (yaml.safe_load(path.read_text()) or {}) if path.exists() else {}
+        doc["config"] = config
+        path.write_text(yaml.safe_dump(doc, sort_keys=False))
 
     def pulumi(self, *args: str, check: bool = True) -> Result:
         proc = subprocess.run(

@@ -3,6 +3,7 @@ catalogs; then config changes, each producing exactly the expected steps and clu
 
 from __future__ import annotations
 
+import json
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -195,12 +196,22 @@ def test_optional_app_enabled_then_disabled(tenants: Stack, env: Env, kube) -> N
 
 
 def test_chart_version_bump_updates_in_place(tenants: Stack, env: Env, kube) -> None:  # type: ignore[no-untyped-def]
+    """The HelmRelease is updated in place (a replace would uninstall ChartMuseum); only the catalog's
+    version-named defaults ConfigMap is replaced (a new name: created, then the old one deleted)."""
     reconfigure(tenants, env, edge2_env="staging", drop_payments=True, chartmuseum="3.10.5")
-    preview = tenants.ok("preview", "--json")
-    assert "delete" not in steps(preview.json) and "replace" not in steps(preview.json), preview.json["changes"]
-    assert steps(preview.json).get("update", 0) >= 1
+    preview = json.loads(tenants.pulumi("preview", "--json").stdout)
+    changed = {
+        (step["op"], step["urn"].split("::")[-2].split("$")[-1], step["urn"].split("::")[-1])
+        for step in preview["steps"]
+        if step["op"] != "same"
+    }
+    replaced = {(kind, name) for op, kind, name in changed if op in ("replace", "create-replacement", "delete")}
+    assert replaced == {("kubernetes:core/v1:ConfigMap", "kommander-chartmuseum-defaults")}, changed
+    assert ("update", "kubernetes:helm.toolkit.fluxcd.io/v2:HelmRelease", "kommander-chartmuseum-release") in changed
     tenants.ok("up", "--json")
     release = client.CustomObjectsApi(kube).get_namespaced_custom_object(
         "helm.toolkit.fluxcd.io", "v2", "kommander", "helmreleases", "chartmuseum"
     )
     assert release["spec"]["chart"]["spec"]["version"] == "3.10.5"
+    names = {cm.metadata.name for cm in client.CoreV1Api(kube).list_namespaced_config_map("kommander").items}
+    assert "chartmuseum-3.10.5-defaults" in names and "chartmuseum-3.10.4-defaults" not in names
