@@ -91,7 +91,7 @@ class _Scrubber:
 
     def add(self, *values: Any) -> None:
         for value in values:
-            if isinstance(value, str) and len(value) >= 4:
+            if isinstance(value, str) and len(value) >= 6:
                 self.secrets.add(value)
                 if value.lower().startswith(("bearer ", "basic ")):
                     self.secrets.add(value.split(" ", 1)[1])
@@ -105,6 +105,17 @@ class _Scrubber:
                 self.add_leaves(value)
         else:
             self.add(node)
+
+    def add_users(self, kubeconfig: Mapping[str, Any]) -> None:
+        """The credentials of a kubeconfig's users: tokens, passwords, keys, auth-provider and exec env values."""
+        for entry in kubeconfig.get("users") or []:
+            user = (entry or {}).get("user") or {} if isinstance(entry, Mapping) else {}
+            if not isinstance(user, Mapping):
+                continue
+            self.add(user.get("token"), user.get("password"), user.get("client-key-data"))
+            self.add_leaves(user.get("auth-provider"))
+            for env in (user.get("exec") or {}).get("env") or []:
+                self.add_leaves((env or {}).get("value"))
 
     def __call__(self, text: str) -> str:
         for secret in sorted(self.secrets, key=len, reverse=True):
@@ -167,7 +178,7 @@ def client_configuration(target: Target, workdir: str) -> tuple[Any, _Scrubber]:
     # read $KUBECONFIG now: the client reads it once, when first imported
     files = path or os.environ.get("KUBECONFIG") or "~/.kube/config"
     for found in [doc] if doc is not None else _documents(files):
-        scrub.add_leaves(found.get("users"))
+        scrub.add_users(found)
     context = target.context or None
     try:
         if doc is not None:
@@ -185,8 +196,8 @@ def client_configuration(target: Target, workdir: str) -> tuple[Any, _Scrubber]:
     except (ConfigException, OSError, yaml.YAMLError, KeyError, TypeError, ValueError) as exc:
         if "No configuration found" in str(exc):
             raise PortForwardError(
-                f"no kubeconfig in {_describe(target)}: set kubernetes:kubeconfig or kubernetes:context "
-                "(the publisher reaches Gitea through the Kubernetes API)"
+                f"no kubeconfig in {_describe(target)}: set kubernetes:kubeconfig (or $KUBECONFIG); "
+                "the publisher reaches Gitea through the Kubernetes API"
             ) from None
         raise PortForwardError(f"{_describe(target)}: not a usable kubeconfig: {scrub(_one_line(str(exc)))}") from None
     scrub.add(configuration.password, *configuration.api_key.values())
@@ -349,7 +360,7 @@ class Relay:
         self.errors: list[str] = []
         """What went wrong on streams, in order."""
         self.streams = 0
-        """How many streams were opened (one per accepted connection)."""
+        """How many streams were asked for: one per accepted connection."""
         self._thread = threading.Thread(target=self._accept, name=f"port-forward :{port}", daemon=True)
         self._thread.start()
 
@@ -451,24 +462,26 @@ def forward(service: Service, target: Target) -> Iterator[Forwarded]:
         try:
             configuration, scrub = client_configuration(target, workdir)
             api = client.CoreV1Api(client.ApiClient(configuration))
-            pod, port = service_pod(api, service, scrub)
-            opening = threading.Lock()  # portforward() swaps the ApiClient's call_api while it connects
-
-            def open_stream() -> Stream:
-                with opening:
-                    stream: Stream = portforward(
-                        api.connect_get_namespaced_pod_portforward, pod, service.namespace, ports=str(port)
-                    )
-                return stream
-
-            def describe(exc: BaseException) -> str:
-                return scrub(_one_line(f"pod {service.namespace}/{pod} port {port}: {_stream_error(exc)}"))
-
-            relay = Relay(open_stream, port, describe)
             try:
-                yield Forwarded(relay.url, f"{service.namespace}/{pod}", relay)
+                pod, port = service_pod(api, service, scrub)
+                opening = threading.Lock()  # portforward() swaps the ApiClient's call_api while it connects
+
+                def open_stream() -> Stream:
+                    with opening:
+                        stream: Stream = portforward(
+                            api.connect_get_namespaced_pod_portforward, pod, service.namespace, ports=str(port)
+                        )
+                    return stream
+
+                def describe(exc: BaseException) -> str:
+                    return scrub(_one_line(f"pod {service.namespace}/{pod} port {port}: {_stream_error(exc)}"))
+
+                relay = Relay(open_stream, port, describe)
+                try:
+                    yield Forwarded(relay.url, f"{service.namespace}/{pod}", relay)
+                finally:
+                    relay.close()
             finally:
-                relay.close()
                 api.api_client.close()
         finally:
             _forget_temp_files(workdir)

@@ -146,7 +146,10 @@ class _Handler(BaseHTTPRequestHandler):
             self._json(200, {"apiVersion": "v1", "kind": "PodList", "items": items})
         elif kind == "pods" and len(segments) == 7 and segments[6] == "portforward":
             if fake.forbid_portforward:
-                self._json(403, _status(403, "Forbidden", f'pods "{segments[5]}" is forbidden: portforward'))
+                message = f'pods "{segments[5]}" is forbidden: portforward'
+                if fake.echo_credentials:  # as a careless proxy might
+                    message += f" (request: {self.headers.get('Authorization')})"
+                self._json(403, _status(403, "Forbidden", message))
                 return
             self._portforward(namespace, segments[5], int(query["ports"][0]))
         else:
@@ -219,6 +222,8 @@ class FakeKube:
         self.pods: dict[tuple[str, str], dict] = {}
         self.backends: dict[tuple[str, str, int], tuple[str, int]] = {}
         self.forbid_portforward = False
+        self.echo_credentials = False
+        """Put the request's Authorization header into the 403 message (a server that leaks what it was sent)."""
         self.requests: list[tuple[str, str, dict[str, str]]] = []
         self.streams: list[tuple[str, str, int]] = []
         self._server = _Server(("127.0.0.1", 0), _Handler)

@@ -268,6 +268,16 @@ def test_a_forbidden_port_forward_is_recorded_with_the_api_servers_reason(kube, 
     assert tunnel.errors == [
         'pod kommander/gitea-0 port 3000: Handshake status 403 Forbidden: pods "gitea-0" is forbidden: portforward'
     ]
+    # a server that echoes the credentials it was sent: they are scrubbed from what is recorded
+    kube.echo_credentials = True
+    with portforward.forward(GITEA, Target(kubeconfig=kube.kubeconfig())) as echoed:
+        remote = gitrepo.Remote(echoed.url + "/kommander-admin/kommander.git", "u", "p")
+        with pytest.raises(gitrepo.GitRepoError, match="unreachable"):
+            gitrepo.publish(remote, {"a": b"1"})
+    assert echoed.errors == [
+        'pod kommander/gitea-0 port 3000: Handshake status 403 Forbidden: pods "gitea-0" is forbidden: portforward '
+        "(request: ***)"
+    ]
 
 
 # --------------------------------------------------------------------------- the kubeconfig
@@ -294,8 +304,8 @@ def test_kubeconfig_as_a_path_content_or_the_current_context(kube, tmp_path, mon
     assert one_line_error(Target()) == "reading service kommander/gitea-http failed: 401 Unauthorized: Unauthorized"
     monkeypatch.setenv("KUBECONFIG", str(tmp_path / "absent"))
     assert one_line_error(Target()) == (
-        "no kubeconfig in $KUBECONFIG: set kubernetes:kubeconfig or kubernetes:context "
-        "(the publisher reaches Gitea through the Kubernetes API)"
+        "no kubeconfig in $KUBECONFIG: set kubernetes:kubeconfig (or $KUBECONFIG); "
+        "the publisher reaches Gitea through the Kubernetes API"
     )
 
 
