@@ -49,7 +49,7 @@ from components.k8s import WAIT_FOR_TERMINATION, Component, meta
 
 HOST_CLUSTER = tenancy_plan.HOST_CLUSTER
 #: The GitRepository (flux namespace) holding the management repository.
-MANAGEMENT_SOURCE = "management"
+MANAGEMENT_SOURCE = tenancy_plan.MANAGEMENT_SOURCE
 #: The ConfigMap of substitution variables FluxConfiguration keeps (flux namespace).
 VARS_CONFIGMAP = "kommander-vars"
 KUBECONFIG_KEY = tenancy_plan.KUBECONFIG_KEY
@@ -62,7 +62,7 @@ CORE_VERSIONS = {
     "gatekeeper": "gatekeeper",
     "traefik": "traefik",
 }
-APP_LABEL = "kommander.d2iq.io/application"
+APP_LABEL = tenancy_plan.LABEL_APPLICATION
 #: Core apps whose release on the management cluster Pulumi itself owns and waits for (the
 #: helm.sh/v3 Releases of Flux and cert-manager, Gitea's HelmRelease with its generated
 #: credentials). Their host-cluster AppDeployment is recorded but suspended, so that
@@ -98,6 +98,8 @@ class Target:
     values: dict[str, Any] = field(default_factory=dict)
     kubeconfig_secret: str | None = None
     """The attached cluster's kubeconfig Secret (in ``namespace``), as the tenancy plan names it."""
+    namespace_kustomization: str | None = None
+    """The Kustomization (in ``namespace``) that creates ``release_namespace`` on the attached cluster."""
 
     @property
     def remote(self) -> bool:
@@ -261,6 +263,7 @@ def plan(
                 else workspaces[cluster],
                 values=deep_merge(base, user.overrides.get(cluster, {})),
                 kubeconfig_secret=attached[cluster].kubeconfig_secret if cluster != HOST_CLUSTER else None,
+                namespace_kustomization=attached[cluster].namespace_kustomization if cluster != HOST_CLUSTER else None,
             )
             for cluster in user.clusters
         )
@@ -336,10 +339,12 @@ def kustomization_spec(
     # the apps Pulumi owns on this cluster are ordered by Pulumi instead (their releases are
     # installed and waited for before any AppDeployment is registered).
     depends_on = [dep for dep in plan_.depends_on if not suspended(dep, target)]
-    if depends_on:
-        spec["dependsOn"] = [
-            {"name": target.kustomization_name(dep), "namespace": target.namespace} for dep in depends_on
-        ]
+    needs = [{"name": target.kustomization_name(dep), "namespace": target.namespace} for dep in depends_on]
+    if target.namespace_kustomization:
+        # kustomize-controller creates no namespace: the workspace namespace on the attached cluster first
+        needs.insert(0, {"name": target.namespace_kustomization, "namespace": target.namespace})
+    if needs:
+        spec["dependsOn"] = needs
     if target.remote:
         spec["kubeConfig"] = {"secretRef": {"name": target.kubeconfig_secret, "key": KUBECONFIG_KEY}}
         if target.values:

@@ -171,7 +171,15 @@ class ManagementCluster(Component):
         # 13-14. workspaces, attached clusters, projects and their GitOps sources (Flux custom resources)
         self.tenancy: Tenancy = Tenancy(
             f"{name}-tenancy",
-            TenancyArgs(cfg.workspaces, cfg.projects, self.namespaces.flux, flux=self.flux, layout=layout),
+            TenancyArgs(
+                cfg.workspaces,
+                cfg.projects,
+                self.namespaces.flux,
+                flux=self.flux,
+                layout=layout,
+                flux_namespace_name=cfg.namespaces.flux,
+                path_prefix=cfg.gitea.pathPrefix,
+            ),
             opts=self.child(),
         )
 

@@ -31,10 +31,13 @@ from components import config
 from components.k8s import WAIT_FOR_TERMINATION, Component, meta, object_name
 from components.tenancy_plan import (
     KUBECONFIG_KEY,
+    LABEL_APPLICATION,
     LABEL_CLUSTER,
     LABEL_PROJECT,
     LABEL_SOURCE,
     LABEL_WORKSPACE,
+    MANAGEMENT_SOURCE,
+    NAMESPACE_BOOTSTRAP,
     ProjectPlan,
     TargetPlan,
     TenancyPlan,
@@ -86,6 +89,8 @@ class ClusterKubeconfig:
     kubeconfig: SecretStr
     aliases: Sequence[pulumi.Alias] = ()
     """Where the Secret was registered before (as a child of an ``AttachedCluster``), so existing stacks keep it."""
+    namespace_kustomization: str | None = None
+    """The Kustomization that creates the workspace namespace on this cluster (named by the plan)."""
 
 
 @dataclass(frozen=True)
@@ -96,6 +101,31 @@ class WorkspaceArgs:
     flux_namespace: pulumi.Input[str]
     kubeconfigs: Sequence[ClusterKubeconfig] = ()
     """The kubeconfigs of the workspace's remote clusters (readable by Flux only)."""
+    flux_namespace_name: str = "kommander-flux"
+    """Where the ``management`` GitRepository lives (the namespace Kustomizations' source)."""
+    path_prefix: str = ""
+    """``gitea.pathPrefix``: where the management repository's content starts."""
+    flux: pulumi.Resource | None = None
+    """What installs the Flux CRDs (the namespace Kustomizations wait for it)."""
+
+
+def namespace_kustomization_spec(args: WorkspaceArgs, kc: ClusterKubeconfig) -> dict[str, Any]:
+    """The Flux Kustomization that creates the workspace namespace on an attached cluster (pure).
+
+    It applies :data:`NAMESPACE_BOOTSTRAP` of the management repository with the namespace substituted, through
+    the cluster's kubeconfig; it never prunes (deleting it must not delete a namespace, and everything in it, on a
+    cluster this stack does not own)."""
+    path = "/".join(p for p in (args.path_prefix.strip("/"), NAMESPACE_BOOTSTRAP) if p)
+    return {
+        "interval": "10m",
+        "retryInterval": "1m",
+        "timeout": "2m",
+        "prune": False,
+        "path": f"./{path}",
+        "sourceRef": {"kind": "GitRepository", "name": MANAGEMENT_SOURCE, "namespace": args.flux_namespace_name},
+        "kubeConfig": {"secretRef": {"name": kc.secret_name, "key": KUBECONFIG_KEY}},
+        "postBuild": {"substitute": {"namespace": args.namespace, "workspace": args.name}},
+    }
 
 
 class Workspace(Component):
@@ -124,6 +154,25 @@ class Workspace(Component):
             )
             for kc in args.kubeconfigs
         }
+        for kc in args.kubeconfigs:
+            if kc.namespace_kustomization is None:
+                continue
+            # kustomize-controller creates no namespace: what Flux deploys into the workspace namespace on an
+            # attached cluster (AppDeployments) waits for this Kustomization, which creates it there
+            k8s.apiextensions.CustomResource(
+                f"{name}-cluster-{kc.cluster}-namespace",
+                api_version="kustomize.toolkit.fluxcd.io/v1",
+                kind="Kustomization",
+                metadata=meta(
+                    kc.namespace_kustomization,
+                    self.namespace,
+                    # the platform's own delivery into the workspace, as an AppDeployment's (not a tenant's:
+                    # it runs with the cluster's kubeconfig, no tenant service account exists there)
+                    labels={LABEL_CLUSTER: kc.cluster, LABEL_WORKSPACE: args.name, LABEL_APPLICATION: "namespace"},
+                ),
+                spec=namespace_kustomization_spec(args, kc),
+                opts=self.child(depends_on=[self.kubeconfig_secrets[kc.cluster], *([args.flux] if args.flux else [])]),
+            )
         if args.kubeconfigs:
             role = k8s.rbac.v1.Role(
                 f"{name}-kubeconfig-reader",
@@ -316,6 +365,10 @@ class TenancyArgs:
     """What installs the Flux CRDs: only the GitOps sources (Flux custom resources) wait for it."""
     layout: TenancyPlan | None = None
     """The plan of ``workspaces`` and ``projects`` when the caller has it (planned here otherwise)."""
+    flux_namespace_name: str = "kommander-flux"
+    """The flux namespace's name (where the ``management`` GitRepository is)."""
+    path_prefix: str = ""
+    """``gitea.pathPrefix`` of the management repository."""
 
 
 class Tenancy(Component):
@@ -339,7 +392,7 @@ class Tenancy(Component):
         self.namespaces = {}
         kubeconfigs: dict[str, pulumi.Resource] = {}
         for ws in layout.workspaces:
-            kubeconfigs.update(self._workspace(name, ws, args.flux_namespace))
+            kubeconfigs.update(self._workspace(name, ws, args))
         for proj in layout.projects:
             self.namespaces[proj.namespace] = self._project(name, proj, kubeconfigs, args.flux)
         self.status = status(layout)
@@ -353,7 +406,7 @@ class Tenancy(Component):
             }
         )
 
-    def _workspace(self, name: str, ws: WorkspacePlan, flux_namespace: pulumi.Input[str]) -> dict[str, pulumi.Resource]:
+    def _workspace(self, name: str, ws: WorkspacePlan, args: TenancyArgs) -> dict[str, pulumi.Resource]:
         """The workspace with its clusters' kubeconfig Secrets; returns them by cluster name."""
         kubeconfigs = []
         for c in ws.clusters:
@@ -367,11 +420,21 @@ class Tenancy(Component):
                     secret_name=c.kubeconfig_secret,
                     kubeconfig=c.kubeconfig,
                     aliases=(pulumi.Alias(name=f"{former}-kubeconfig", parent=former_parent),),
+                    namespace_kustomization=c.namespace_kustomization,
                 )
             )
         workspace = Workspace(
             f"{name}-ws-{ws.name}",
-            WorkspaceArgs(ws.name, ws.namespace, dict(ws.labels), flux_namespace, kubeconfigs),
+            WorkspaceArgs(
+                ws.name,
+                ws.namespace,
+                dict(ws.labels),
+                args.flux_namespace,
+                kubeconfigs,
+                flux_namespace_name=args.flux_namespace_name,
+                path_prefix=args.path_prefix,
+                flux=args.flux,
+            ),
             opts=self.child(),
         )
         for cluster, secret in workspace.kubeconfig_secrets.items():

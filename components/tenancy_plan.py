@@ -37,6 +37,8 @@ DEFAULT_WORKSPACE_NAMESPACE = "kommander-default-workspace"
 KUBECONFIG_KEY = "value.yaml"
 
 LABEL_WORKSPACE = "kommander.d2iq.io/workspace"
+#: Carried by the platform's own application Kustomizations (the policy pack does not hold them to tenant rules).
+LABEL_APPLICATION = "kommander.d2iq.io/application"
 LABEL_PROJECT = "kommander.d2iq.io/project"
 LABEL_CLUSTER = "kommander.d2iq.io/cluster"
 LABEL_SOURCE = "kommander.d2iq.io/gitops-source"
@@ -44,6 +46,10 @@ LABEL_SOURCE = "kommander.d2iq.io/gitops-source"
 LABEL_CLUSTER_NAME = "kommander.d2iq.io/cluster-name"
 
 MAX_NAME = 63
+#: The Flux GitRepository (flux namespace) of the management repository.
+MANAGEMENT_SOURCE = "management"
+#: Where the management repository holds the manifest of one namespace (``${namespace}``, ``${workspace}``).
+NAMESPACE_BOOTSTRAP = "bootstrap/namespace"
 
 
 def short_name(*parts: str, limit: int = MAX_NAME) -> str:
@@ -57,6 +63,11 @@ def short_name(*parts: str, limit: int = MAX_NAME) -> str:
 
 def kubeconfig_secret_name(cluster: str) -> str:
     return short_name(cluster, "kubeconfig")
+
+
+def namespace_kustomization_name(cluster: str) -> str:
+    """The Kustomization (in the workspace namespace) that creates the workspace namespace on an attached cluster."""
+    return short_name(cluster, "workspace-namespace")
 
 
 def service_account_name(project: str) -> str:
@@ -80,6 +91,9 @@ class ClusterPlan:
     kubeconfig: SecretStr | None
     """``None`` for ``host-cluster``: its sources need no kubeconfig."""
     kubeconfig_secret: str | None
+    namespace_kustomization: str | None = None
+    """For an attached cluster: the Kustomization that creates its workspace namespace there (see
+    :data:`NAMESPACE_BOOTSTRAP`); what deploys into that namespace on the cluster depends on it."""
 
 
 @dataclass(frozen=True)
@@ -131,7 +145,13 @@ class TenancyPlan:
 def _workspace(ws: config.Workspace) -> WorkspacePlan:
     default = ws.name == DEFAULT_WORKSPACE
     clusters = [
-        ClusterPlan(c.name, {**c.labels, LABEL_CLUSTER_NAME: c.name}, c.kubeconfig, kubeconfig_secret_name(c.name))
+        ClusterPlan(
+            c.name,
+            {**c.labels, LABEL_CLUSTER_NAME: c.name},
+            c.kubeconfig,
+            kubeconfig_secret_name(c.name),
+            namespace_kustomization_name(c.name),
+        )
         for c in ws.clusters
     ]
     if default:

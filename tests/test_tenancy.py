@@ -159,8 +159,9 @@ def objects(graph: Graph, type_: str) -> list[dict[str, Any]]:
 def test_topology_at_scale(big) -> None:
     graph, _ = big
     counts = Counter(r.type.split(":")[-1] for r in graph)
-    # per workspace: sources select 10 + 5 + 2 (eu & not prod: c1, c3) + 0 clusters, 2 sources each
-    assert counts["Kustomization"] == 3 * 2 * (10 + 5 + 2 + 0)
+    # per workspace: sources select 10 + 5 + 2 (eu & not prod: c1, c3) + 0 clusters, 2 sources each;
+    # and on each of the 3 x 10 attached clusters, the Kustomization that creates its workspace namespace there
+    assert counts["Kustomization"] == 3 * 2 * (10 + 5 + 2 + 0) + 3 * 10
     assert counts["GitRepository"] == 3 * 4 * 2
     assert counts["Workspace"] == 4 and counts["Project"] == 12 and counts["GitOpsSource"] == 24
     assert "AttachedCluster" not in counts  # a cluster is its kubeconfig Secret in its workspace, no component
@@ -168,13 +169,15 @@ def test_topology_at_scale(big) -> None:
     # 30 kubeconfigs + 24 credentials
     assert counts["Secret"] == 30 + 24
     by_ns = Counter(
-        (o["metadata"]["namespace"], o["metadata"]["labels"]["kommander.d2iq.io/project"]) for o in objects(graph, KS)
+        (o["metadata"]["namespace"], o["metadata"]["labels"]["kommander.d2iq.io/project"])
+        for o in objects(graph, KS)
+        if "kommander.d2iq.io/project" in o["metadata"]["labels"]
     )
     assert by_ns[("ws1", "ws1-p1")] == 2 * 5
     p2 = {
         o["metadata"]["name"]
         for o in objects(graph, KS)
-        if o["metadata"]["labels"]["kommander.d2iq.io/project"] == "ws2-p2"
+        if o["metadata"]["labels"].get("kommander.d2iq.io/project") == "ws2-p2"
     }
     assert p2 == {f"ws2-p2-{s}-ws2-c{k}" for s in ("apps", "infra") for k in (1, 3)}
     status = graph_status(graph)
@@ -190,7 +193,12 @@ def test_status_names_exactly_the_recorded_tenant_objects(big) -> None:
     status = graph_status(graph)
 
     def ids(type_: str) -> set[str]:
-        return {f"{o['metadata']['namespace']}/{o['metadata']['name']}" for o in objects(graph, type_)}
+        """The tenants' objects (not the platform's workspace-namespace Kustomizations on attached clusters)."""
+        return {
+            f"{o['metadata']['namespace']}/{o['metadata']['name']}"
+            for o in objects(graph, type_)
+            if "kommander.d2iq.io/application" not in o["metadata"]["labels"]
+        }
 
     repos = {s["gitRepository"] for p in status.values() for s in p["sources"].values()}
     kustomizations = [k for p in status.values() for s in p["sources"].values() for k in s["kustomizations"].values()]
@@ -481,6 +489,7 @@ def test_cluster_that_stops_matching_loses_its_kustomizations(program) -> None:
     assert removed == {"t-source-shop.web-e2", "t-source-shop.api-e2"}
     assert added == {
         "t-ws-edge-cluster-e3-kubeconfig",
+        "t-ws-edge-cluster-e3-namespace",
         "t-source-shop.web-e3",
         "t-source-shop.api-e3",
     }
@@ -512,7 +521,7 @@ def test_management_cluster_wires_tenancy_after_flux(program) -> None:
     flux = graph.one("kubernetes:helm.sh/v3:Release", "kommander-flux-controllers")
     flux_ns = graph.one("kubernetes:core/v1:Namespace", "kommander-namespaces-flux")
     customs = [r for r in graph.of_type(KS) + graph.of_type(REPO) if tenancy in graph.ancestors(r)]
-    assert len(customs) == 2 * 2 + 1 + 3
+    assert len(customs) == 2 * 2 + 1 + 3 + 2  # and the workspace namespace on each of the 2 attached clusters
     for res in customs:
         assert graph.depends_on(res, flux), f"{res.name} must wait for (and be deleted before) Flux"
     binding = graph.one(BINDING, "kommander-tenancy-ws-edge-kubeconfig-reader")
