@@ -48,13 +48,13 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def _pem_key(key: Any) -> bytes:
+def pem_key(key: Any) -> bytes:
     return bytes(
         key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
     )
 
 
-def _cert(
+def certificate(
     subject: x509.Name,
     key: Any,
     issuer: x509.Name,
@@ -83,7 +83,7 @@ def _cert(
     return builder.sign(issuer_key, hashes.SHA256())
 
 
-def _name(cn: str, org: str | None = None) -> x509.Name:
+def x509_name(cn: str, org: str | None = None) -> x509.Name:
     attrs = [x509.NameAttribute(NameOID.COMMON_NAME, cn)]
     if org:
         attrs.append(x509.NameAttribute(NameOID.ORGANIZATION_NAME, org))
@@ -112,8 +112,8 @@ class ControlPlane:
         pki = self.workdir / "pki"
         pki.mkdir(exist_ok=True)
         ca_key = ec.generate_private_key(ec.SECP256R1())
-        ca_name = _name("kommander-e2e-ca")
-        ca = _cert(ca_name, ca_key, ca_name, ca_key, ca=True)
+        ca_name = x509_name("kommander-e2e-ca")
+        ca = certificate(ca_name, ca_key, ca_name, ca_key, ca=True)
         srv_key = ec.generate_private_key(ec.SECP256R1())
         sans: list[x509.GeneralName] = [
             x509.DNSName("localhost"),
@@ -121,18 +121,18 @@ class ControlPlane:
             x509.IPAddress(IPv4Address("127.0.0.1")),
             x509.IPAddress(IPv4Address("10.0.0.1")),
         ]
-        srv = _cert(_name("kube-apiserver"), srv_key, ca_name, ca_key, sans=sans)
+        srv = certificate(x509_name("kube-apiserver"), srv_key, ca_name, ca_key, sans=sans)
         adm_key = ec.generate_private_key(ec.SECP256R1())
-        adm = _cert(_name("admin", "system:masters"), adm_key, ca_name, ca_key, client=True)
+        adm = certificate(x509_name("admin", "system:masters"), adm_key, ca_name, ca_key, client=True)
         sa_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
         files = {
             "ca.crt": ca.public_bytes(serialization.Encoding.PEM),
-            "ca.key": _pem_key(ca_key),
+            "ca.key": pem_key(ca_key),
             "apiserver.crt": srv.public_bytes(serialization.Encoding.PEM),
-            "apiserver.key": _pem_key(srv_key),
+            "apiserver.key": pem_key(srv_key),
             "admin.crt": adm.public_bytes(serialization.Encoding.PEM),
-            "admin.key": _pem_key(adm_key),
-            "sa.key": _pem_key(sa_key),
+            "admin.key": pem_key(adm_key),
+            "sa.key": pem_key(sa_key),
             "sa.pub": sa_key.public_key().public_bytes(
                 serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
             ),

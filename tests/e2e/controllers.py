@@ -24,10 +24,10 @@ import threading
 from dataclasses import dataclass
 from typing import Any
 
+from cluster import certificate, pem_key, x509_name
 from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
@@ -85,25 +85,13 @@ def is_ready(obj: dict[str, Any]) -> bool:
 
 
 def self_signed_tls(common_name: str, dns_names: list[str]) -> dict[str, str]:
+    """The data of a ``kubernetes.io/tls`` Secret: a self-signed certificate for ``common_name`` and its key."""
     key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name or "stand-in")])
-    now = datetime.datetime.now(datetime.UTC)
-    builder = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now)
-        .not_valid_after(now + datetime.timedelta(days=1))
-    )
-    if dns_names:
-        builder = builder.add_extension(x509.SubjectAlternativeName([x509.DNSName(d) for d in dns_names]), False)
-    cert = builder.sign(key, hashes.SHA256()).public_bytes(serialization.Encoding.PEM)
-    pem_key = key.private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-    )
-    return {k: base64.b64encode(v).decode() for k, v in {"tls.crt": cert, "tls.key": pem_key, "ca.crt": cert}.items()}
+    name = x509_name(common_name or "stand-in")
+    sans: list[x509.GeneralName] = [x509.DNSName(d) for d in dns_names]
+    cert = certificate(name, key, name, key, ca=True, sans=sans).public_bytes(serialization.Encoding.PEM)
+    files = {"tls.crt": cert, "tls.key": pem_key(key), "ca.crt": cert}
+    return {k: base64.b64encode(v).decode() for k, v in files.items()}
 
 
 class StatusWriter:
