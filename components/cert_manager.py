@@ -22,6 +22,8 @@ class CertManagerArgs:
     helm_mirror_url: str | None = None
     chart_source: str | None = None
     """``charts.<name>``: a local chart or a repository URL instead of the upstream one."""
+    ca_file: str | None = None
+    """``helmMirrorCaFile``: a CA bundle the Helm client trusts for the mirror."""
 
 
 class CertManager(Component):
@@ -39,7 +41,9 @@ class CertManager(Component):
             k8s.helm.v3.ReleaseArgs(
                 name="cert-manager",
                 namespace=args.namespace,
-                **chart_release_args("cert-manager", args.version, CHART_REPO, args.helm_mirror_url, args.chart_source),
+                **chart_release_args(
+                    "cert-manager", args.version, CHART_REPO, args.helm_mirror_url, args.chart_source, args.ca_file
+                ),
                 values={
                     "crds": {"enabled": True, "keep": True},
                     "global": {"leaderElection": {"namespace": args.namespace}},

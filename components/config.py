@@ -42,6 +42,7 @@ KEYS = (
     "flux",
     "helmMirrorUrl",
     "helmMirrorCaSecret",
+    "helmMirrorCaFile",
     "charts",
     "ingress",
     "gitea",
@@ -495,6 +496,9 @@ class StackConfig(_Model):
     flux: Flux = Flux()
     helmMirrorUrl: Annotated[str, AfterValidator(helm_url)] | None = None
     helmMirrorCaSecret: DnsLabel | None = None
+    helmMirrorCaFile: Path | None = None
+    """A PEM CA bundle on the machine running Pulumi, trusted by the Helm client that installs Flux and
+    cert-manager from an https mirror (``helmMirrorCaSecret`` is the in-cluster copy Flux trusts)."""
     """A Secret in the flux namespace (key ``ca.crt``) trusted by every HelmRepository (air-gapped mirrors)."""
     charts: Charts = Charts()
     ingress: Ingress = Ingress()
@@ -505,6 +509,19 @@ class StackConfig(_Model):
     workspaces: list[Workspace] = Field(default_factory=list)
     projects: list[Project] = Field(default_factory=list)
     protect: bool = False
+
+    @field_validator("helmMirrorCaFile")
+    @classmethod
+    def _ca_file(cls, value: Path | None) -> Path | None:
+        if value is None:
+            return value
+        try:
+            text = value.read_text()
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ValueError(f"{str(value)!r} cannot be read ({type(exc).__name__})") from None
+        if "-----BEGIN CERTIFICATE-----" not in text:
+            raise ValueError(f"{str(value)!r} holds no PEM certificate")
+        return value
 
     @field_validator("applicationsPath")
     @classmethod
@@ -656,7 +673,7 @@ def parse(raw: Mapping[str, Any], secret_keys: Iterable[str] = (), stack: str = 
     """
     _unknown_key_hint(raw)
     _secret_leaves_are_secret(raw, secret_keys)
-    optional_strings = ("helmMirrorUrl", "helmMirrorCaSecret", "applicationsPath")
+    optional_strings = ("helmMirrorUrl", "helmMirrorCaSecret", "helmMirrorCaFile", "applicationsPath")
     data = {k: v for k, v in raw.items() if not (k in optional_strings and v == "")}
     data.setdefault("protect", stack != "dev")
     try:
@@ -685,7 +702,7 @@ def load() -> StackConfig:
         value = runtime_config.get_config(full)
         if value is None:
             continue
-        plain = key in ("clusterName", "helmMirrorUrl", "helmMirrorCaSecret", "applicationsPath")
+        plain = key in ("clusterName", "helmMirrorUrl", "helmMirrorCaSecret", "helmMirrorCaFile", "applicationsPath")
         raw[key] = value if plain else _decode(value)
         if runtime_config.is_config_secret(full):
             secret_keys.append(key)

@@ -26,6 +26,8 @@ class FluxArgs:
     helm_mirror_url: str | None = None
     chart_source: str | None = None
     """``charts.<name>``: a local chart or a repository URL instead of the upstream one."""
+    ca_file: str | None = None
+    """``helmMirrorCaFile``: a CA bundle the Helm client trusts for the mirror."""
 
 
 def controller_values(settings: config.Flux) -> dict[str, Any]:
@@ -69,7 +71,9 @@ class Flux(Component):
             k8s.helm.v3.ReleaseArgs(
                 name="flux",
                 namespace=args.namespace,
-                **chart_release_args("flux2", args.version, CHART_REPO, args.helm_mirror_url, args.chart_source),
+                **chart_release_args(
+                    "flux2", args.version, CHART_REPO, args.helm_mirror_url, args.chart_source, args.ca_file
+                ),
                 values=controller_values(args.settings),
                 # the release waits for every controller to be ready (no skip_await)
                 atomic=False,

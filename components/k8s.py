@@ -26,14 +26,20 @@ def mirrored(url: str, mirror: str | None) -> str:
 
 
 def chart_release_args(
-    chart: str, version: str, upstream: str, mirror: str | None, source: str | None = None
+    chart: str,
+    version: str,
+    upstream: str,
+    mirror: str | None,
+    source: str | None = None,
+    ca_file: str | None = None,
 ) -> dict[str, Any]:
     """``chart``, ``version`` and ``repository_opts`` of a ``helm.v3.Release`` for one chart.
 
     ``source`` (the ``charts.<name>`` config) wins: a local chart directory or archive is installed as it is; a
     repository URL replaces the upstream one. Otherwise the chart comes from ``upstream`` through the mirror. An
     ``oci://`` repository is not a Helm repository: its chart is named ``oci://<repository>/<chart>``, without
-    repository options.
+    repository options. ``ca_file`` (``helmMirrorCaFile``) is trusted for a mirror or a ``charts.<name>``
+    https repository, not for the public upstream one.
     """
     import pulumi_kubernetes as k8s
 
@@ -42,7 +48,12 @@ def chart_release_args(
     repo = source or mirrored(upstream, mirror)
     if repo.startswith("oci://"):
         return {"chart": f"{repo.rstrip('/')}/{chart}", "version": version}
-    return {"chart": chart, "version": version, "repository_opts": k8s.helm.v3.RepositoryOptsArgs(repo=repo)}
+    trusted = ca_file if repo != upstream else None
+    return {
+        "chart": chart,
+        "version": version,
+        "repository_opts": k8s.helm.v3.RepositoryOptsArgs(repo=repo, ca_file=trusted),
+    }
 
 
 def meta(

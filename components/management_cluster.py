@@ -64,6 +64,7 @@ class ManagementCluster(Component):
         publisher port-forwards to Gitea through; None: the current context."""
         super().__init__("kommander:index:ManagementCluster", name, opts)
         mirror = cfg.helmMirrorUrl
+        ca_file = str(cfg.helmMirrorCaFile.resolve()) if cfg.helmMirrorCaFile else None
         here = self.child()
         # every workspace, project and attached cluster name, decided once (pure, before any resource)
         layout = tenancy_plan.plan(cfg.workspaces, cfg.projects)
@@ -82,13 +83,15 @@ class ManagementCluster(Component):
         # 2. Flux (controllers + CRDs)
         self.flux = Flux(
             f"{name}-flux",
-            FluxArgs(self.namespaces.flux, cfg.versions.flux, cfg.flux, mirror, cfg.charts.flux),
+            FluxArgs(self.namespaces.flux, cfg.versions.flux, cfg.flux, mirror, cfg.charts.flux, ca_file),
             opts=here,
         )
         # 3. cert-manager, then the root CA (its custom resources need cert-manager's CRDs and webhook)
         self.cert_manager = CertManager(
             f"{name}-cert-manager",
-            CertManagerArgs(self.namespaces.cert_manager, cfg.versions.certManager, mirror, cfg.charts.certManager),
+            CertManagerArgs(
+                self.namespaces.cert_manager, cfg.versions.certManager, mirror, cfg.charts.certManager, ca_file
+            ),
             opts=here,
         )
         self.root_ca = RootCA(

@@ -102,3 +102,43 @@ def test_chart_directory_without_chart_yaml_or_not_an_archive(tmp_path: Path) ->
 def test_unknown_chart_name_is_rejected() -> None:
     with pytest.raises(config.ConfigError, match=r"kommander:charts.gitea"):
         config.parse({"charts": {"gitea": "https://charts.example.com"}})
+
+
+PEM = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n"
+
+
+def test_mirror_ca_file_reaches_the_controller_releases(program, tmp_path: Path) -> None:
+    """Helm's ``--ca-file`` (RepositoryOpts.caFile) is how the Helm client trusts a mirror with a private CA; the
+    in-cluster ``helmMirrorCaSecret`` is read by Flux only, never by the Helm client Pulumi runs."""
+    ca = tmp_path / "mirror-ca.pem"
+    ca.write_text(PEM)
+    cfg = config.parse({"helmMirrorUrl": "https://charts.mirror.example.com", "helmMirrorCaFile": str(ca)})
+    assert cfg.helmMirrorCaFile == ca
+
+    from components.management_cluster import ManagementCluster
+
+    graph = program(lambda: ManagementCluster("kommander", cfg))
+    releases = graph.of_type("kubernetes:helm.sh/v3:Release")
+    assert len(releases) == 2
+    for release in releases:
+        assert release.inputs["repositoryOpts"] == {
+            "repo": "https://charts.mirror.example.com",
+            "caFile": str(ca.resolve()),
+        }
+
+
+def test_ca_file_is_not_applied_to_the_public_upstream(program, tmp_path: Path) -> None:
+    inputs = _release(
+        program, lambda: Flux("f", FluxArgs("flux", "2.17.0", config.Flux(), None, None, str(tmp_path / "ca.pem")))
+    )
+    assert inputs["repositoryOpts"] == {"repo": "https://fluxcd-community.github.io/helm-charts"}
+
+
+def test_bad_ca_file_names_the_key(tmp_path: Path) -> None:
+    with pytest.raises(config.ConfigError, match=r"^kommander:helmMirrorCaFile: .*cannot be read"):
+        config.parse({"helmMirrorCaFile": str(tmp_path / "missing.pem")})
+    not_pem = tmp_path / "ca.txt"
+    not_pem.write_text("hello")
+    with pytest.raises(config.ConfigError, match=r"^kommander:helmMirrorCaFile: .*no PEM certificate"):
+        config.parse({"helmMirrorCaFile": str(not_pem)})
+    assert config.parse({"helmMirrorCaFile": ""}).helmMirrorCaFile is None
