@@ -71,3 +71,35 @@ def test_installer_without_downloads_or_go_stops_with_one_line(tmp_path: Path) -
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1, proc.stderr
     assert lines[0].startswith("e2e toolchain: cannot get etcd v3.6.8") and "Go is not installed" in lines[0]
+
+
+def test_a_failing_build_stops_the_installer(tmp_path: Path) -> None:
+    """A part that fails to build ends the run with a non-zero exit and no toolchain root (a failure inside a
+    command substitution must not be swallowed)."""
+    bare = tmp_path / "bin"
+    bare.mkdir()
+    for d in ("/usr/local/bin", "/usr/bin", "/bin"):
+        for tool in Path(d).iterdir() if Path(d).is_dir() else ():
+            if tool.name != "go" and not (bare / tool.name).exists():
+                (bare / tool.name).symlink_to(tool)
+    fake_go = bare / "go"
+    fake_go.write_text("#!/bin/sh\necho 'go: simulated compile error' >&2\nexit 1\n")
+    fake_go.chmod(0o755)
+    env = {
+        "PATH": str(bare),
+        "HOME": str(tmp_path),
+        "KOMMANDER_E2E_CACHE": str(tmp_path / "cache"),
+        "KOMMANDER_E2E_BUILD": "1",
+    }
+    proc = subprocess.run(
+        [str(bare / "bash"), str(TOOLS / "install.sh"), "etcd kube"],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert proc.returncode != 0
+    assert proc.stdout == "", "a failed run must not print a toolchain root"
+    assert "building etcd v3.6.8 from Go modules failed" in proc.stderr
+    assert "kube-apiserver" not in proc.stderr, "the run went on after a failed part"
+    assert "ready in" not in proc.stderr

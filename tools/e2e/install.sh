@@ -12,6 +12,7 @@
 # API's PulumiCommand(root=...) expects). Progress goes to stderr. When a part can be neither downloaded nor built
 # it stops with one line saying what is missing and exits non-zero.
 set -euo pipefail
+shopt -s inherit_errexit # a failing step inside $(...) stops the script too
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 REPO="$(cd "$HERE/../.." && pwd)"
@@ -109,7 +110,10 @@ pulumi_part() {
       run_build "pulumi-language-python $ver" "$log" go build \
         -ldflags "-s -w -X main.version=${ver#v}" -o "$tmp/out/pulumi-language-python" ./language-python
     )
+    run_build "pulumi $ver (module download)" "$log" \
+      bash -c "cd '$HERE/pulumi' && go mod download github.com/pulumi/pulumi/sdk/v3"
     sdk="$(cd "$HERE/pulumi" && go list -m -f '{{.Dir}}' github.com/pulumi/pulumi/sdk/v3)"
+    [ -d "$sdk/python/cmd" ] || fail "the Pulumi SDK module is not in the module cache (log: $log)"
     cp "$sdk/python/cmd/pulumi-language-python-exec" "$sdk/python/dist/pulumi-resource-pulumi-python" "$tmp/out/"
     chmod u+w,a+x "$tmp/out/"*
   fi
@@ -141,7 +145,10 @@ kubernetes_part() {
     : >"$log"
     say "pulumi-resource-kubernetes ${ver}: building from Go modules (log: $log)"
     cp "$src/go.mod" "$src/go.sum" "$src/main.go" "$tmp/"
+    run_build "pulumi-resource-kubernetes (module download)" "$log" \
+      bash -c "cd '$tmp' && go mod download github.com/pulumi/pulumi-kubernetes/provider/v4"
     moddir="$(cd "$tmp" && go list -m -f '{{.Dir}}' github.com/pulumi/pulumi-kubernetes/provider/v4)"
+    [ -d "$moddir" ] || fail "the provider module is not in the module cache after its download (log: $log)"
     # The release build stamps the schema's version; the version is the module's (pseudo-)version without its v.
     python3 - "$moddir/cmd/pulumi-resource-kubernetes" "$tmp" "${ver#v}" <<'PY'
 import json, sys
@@ -269,7 +276,9 @@ start="$(date +%s)"
 parts=()
 for part in "${@:-pulumi kubernetes random kube etcd}"; do
   for p in $part; do
-    parts+=("$("${p}_part")")
+    # a plain assignment: errexit (inherited into the substitution) stops the run at a failed step
+    dir="$("${p}_part")"
+    parts+=("$dir")
   done
 done
 
