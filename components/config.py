@@ -34,7 +34,7 @@ from pydantic import (
 
 PROJECT = "kommander"
 
-#: The config keys of the project namespace (the contract in DESIGN.md, plus ``flux``).
+#: The config keys of the project namespace (documented in README.md, Configuration).
 KEYS = (
     "clusterName",
     "namespaces",

@@ -1,6 +1,6 @@
 """ManagementCluster: the whole platform, composed from the typed stack config.
 
-The constructor reads like the dependency ladder in DESIGN.md. Data flows as Outputs;
+The constructor reads like the dependency ladder in docs/architecture.md. Data flows as Outputs;
 order that data does not imply is an explicit ``depends_on`` on a whole component.
 """
 
