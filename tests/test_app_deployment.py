@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 import yaml
-from test_management_cluster import crd_installer
+from support import crd_installer
 
 from components import catalog as cat
 from components import config
@@ -267,7 +267,7 @@ def test_wired_apps_order_and_crds(program) -> None:
 def test_main_exports_applications_and_tls_secret(program) -> None:
     import runpy
 
-    from test_main import ROOT, stack_config
+    from support import ROOT, stack_config
 
     graph = program(lambda: runpy.run_path(str(ROOT / "__main__.py")), config=stack_config("dev"), stack="dev")
     versions = config.Versions()

@@ -73,7 +73,7 @@ def test_no_mirror_leaves_the_variable_unset() -> None:
 def test_main_exports_gitea_and_repository_urls_for_the_kind_stack(program) -> None:
     import runpy
 
-    from test_main import ROOT, stack_config
+    from support import ROOT, stack_config
 
     graph = program(lambda: runpy.run_path(str(ROOT / "__main__.py")), config=stack_config("dev"), stack="dev")
     # the publisher port-forwards to the Service (it used to push to the NodePort, http://127.0.0.1:30080)

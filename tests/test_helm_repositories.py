@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pulumi
 import pytest
-from test_management_cluster import build, crd_installer
+from support import build, crd_installer
 
 from components import catalog as cat
 from components.config import Flux as FluxSettings

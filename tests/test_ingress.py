@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pulumi
 import pytest
-from test_management_cluster import build, crd_installer
+from support import build, crd_installer
 
 from components import config
 from components.ingress import ACME_ISSUER, TLS_SECRET, IngressCertificate, IngressCertificateArgs

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 from harness import Graph, run
-from test_management_cluster import crd_installer
+from support import crd_installer
 
 from components import config
 from components.cert_manager import CRD_GROUPS as CERT_MANAGER_GROUPS

@@ -4,23 +4,12 @@ from __future__ import annotations
 
 import gc
 import runpy
-from pathlib import Path
 
 import pytest
-import yaml
+from support import ROOT, stack_config
 
 from components import gc_policy
 from components.config import ConfigError
-
-ROOT = Path(__file__).resolve().parent.parent
-
-
-def stack_config(stack: str) -> dict[str, object]:
-    """The stack file's config with Pulumi.yaml's declared defaults applied, as the CLI does."""
-    project = yaml.safe_load((ROOT / "Pulumi.yaml").read_text())
-    values: dict[str, object] = {f"kommander:{k}": v["default"] for k, v in project["config"].items() if "default" in v}
-    values.update(yaml.safe_load((ROOT / f"Pulumi.{stack}.yaml").read_text())["config"])
-    return values
 
 
 def test_main_runs_with_dev_stack_config(program) -> None:

@@ -2,26 +2,10 @@
 
 from __future__ import annotations
 
-from harness import Graph
+from support import build, crd_installer
 
 from components import config
-from components.cert_manager import CRD_GROUPS as CERT_MANAGER_GROUPS
-from components.flux import CRD_GROUPS as FLUX_GROUPS
 from components.management_cluster import ManagementCluster
-
-
-def build(raw: dict | None = None, stack: str = "dev"):
-    return lambda: ManagementCluster("kommander", config.parse(raw or {}, stack=stack))
-
-
-def crd_installer(graph: Graph, api_version: str):
-    """The Helm release that installs the CRD of a custom resource's API group."""
-    group = api_version.split("/")[0]
-    if group in FLUX_GROUPS:
-        return graph.one("kubernetes:helm.sh/v3:Release", "kommander-flux-controllers")
-    if group in CERT_MANAGER_GROUPS:
-        return graph.one("kubernetes:helm.sh/v3:Release", "kommander-cert-manager-controllers")
-    return None
 
 
 def test_topology(program) -> None:

@@ -368,7 +368,7 @@ def test_with_an_external_url_neither_the_service_nor_the_cluster_is_passed(prog
 def test_the_program_passes_the_stacks_kubernetes_target_as_a_secret(program, stack_keys, secret_keys, expected):
     import runpy
 
-    from test_main import ROOT, stack_config
+    from support import ROOT, stack_config
 
     cfg = {**stack_config("dev"), **stack_keys}
     graph = program(lambda: runpy.run_path(str(ROOT / "__main__.py")), config=cfg, secret_keys=secret_keys)

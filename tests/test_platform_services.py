@@ -9,7 +9,7 @@ import jsonschema
 import pytest
 import yaml
 from schemas import to_json_schema, validate
-from test_management_cluster import build, crd_installer
+from support import build, crd_installer
 
 from components import catalog as cat
 from components import config

@@ -11,7 +11,8 @@ from kubernetes.client import CustomObjectsApi
 from kubernetes.client.exceptions import ApiException
 from rich.console import Console
 from rich.table import Table
-from test_tenancy import build, small
+from support import small_tenancy as small
+from support import tenancy_program as build
 
 from automation.status import (
     GIT_REPOSITORIES,

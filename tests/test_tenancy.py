@@ -13,10 +13,13 @@ import pulumi
 import pytest
 from harness import Graph, Registration, run
 from schemas import validate
+from support import CANARY, kubeconfig
+from support import small_tenancy as small
+from support import tenancy_program as build
 
 from components import config
 from components.management_cluster import ManagementCluster
-from components.tenancy import KUSTOMIZE_CONTROLLER, Tenancy, TenancyArgs
+from components.tenancy import KUSTOMIZE_CONTROLLER
 from components.tenancy_plan import DEFAULT_WORKSPACE_NAMESPACE, KUBECONFIG_KEY
 
 KS = "kubernetes:kustomize.toolkit.fluxcd.io/v1:Kustomization"
@@ -24,17 +27,7 @@ REPO = "kubernetes:source.toolkit.fluxcd.io/v1:GitRepository"
 SECRET = "kubernetes:core/v1:Secret"
 ROLE = "kubernetes:rbac.authorization.k8s.io/v1:Role"
 BINDING = "kubernetes:rbac.authorization.k8s.io/v1:RoleBinding"
-CANARY = "canary-7f3a"
 NAME = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
-
-
-def kubeconfig(tag: str) -> str:
-    return (
-        "apiVersion: v1\nkind: Config\n"
-        f"clusters: [{{name: c, cluster: {{server: 'https://{tag}.example:6443'}}}}]\n"
-        f"users: [{{name: u, user: {{token: {CANARY}-kubeconfig-{tag}}}}}]\n"
-        "contexts: [{name: x, context: {cluster: c, user: u}}]\ncurrent-context: x\n"
-    )
 
 
 def topology(workspaces: int = 3, projects: int = 4, clusters: int = 10) -> dict[str, Any]:
@@ -97,42 +90,6 @@ def topology(workspaces: int = 3, projects: int = 4, clusters: int = 10) -> dict
                 }
             )
     return raw
-
-
-def small() -> dict[str, Any]:
-    return {
-        "workspaces": [
-            {
-                "name": "edge",
-                "clusters": [
-                    {"name": "e1", "labels": {"env": "prod"}, "kubeconfig": kubeconfig("e1")},
-                    {"name": "e2", "labels": {"env": "prod"}, "kubeconfig": kubeconfig("e2")},
-                ],
-            }
-        ],
-        "projects": [
-            {
-                "name": "shop",
-                "workspace": "edge",
-                "clusterSelector": {"matchLabels": {"env": "prod"}},
-                "sources": [
-                    {"name": "web", "url": "https://h/web"},
-                    {"name": "api", "url": "https://h/api", "credentials": {"username": "u", "password": "pw"}},
-                ],
-            },
-            {"name": "ops", "workspace": "default", "sources": [{"name": "web", "url": "https://h/ops"}]},
-        ],
-    }
-
-
-def build(raw: dict[str, Any]):
-    cfg = config.parse(raw, secret_keys=list(raw))
-
-    def program() -> None:
-        tenancy = Tenancy("t", TenancyArgs(cfg.workspaces, cfg.projects, "kommander-flux"))
-        pulumi.export("tenants", tenancy.status)
-
-    return program
 
 
 @pytest.fixture(scope="module")
@@ -530,7 +487,7 @@ def test_management_cluster_wires_tenancy_after_flux(program) -> None:
 
 
 def test_main_exports_the_tenants_status(program) -> None:
-    from test_main import ROOT, stack_config
+    from support import ROOT, stack_config
 
     conf = {
         **stack_config("dev"),
