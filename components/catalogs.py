@@ -8,9 +8,10 @@ labels match the catalog's ``selector`` (an empty selector matches all).
 URL rule for the copies (what Kommander federates to attached clusters): a URL whose
 host only resolves inside the management cluster (``*.svc``, ``*.svc.cluster.local``,
 ``*.cluster.local``, ``localhost``, ``127.0.0.1``) is rewritten to
-``https://<ingress.domain><path>`` (the platform's ingress, where Traefik serves the
-in-cluster Gitea); the port is dropped. Any other URL, and every URL when ingress
-is disabled, is kept.
+``https://<ingress.domain><path>`` (the platform's ingress); the port is dropped. Any
+other URL, and every URL when ingress is disabled, is kept. Nothing this stack applies
+routes the ingress to the in-cluster Gitea (its Service has no ingress), so a rewritten
+URL is reachable only where the operator serves the repository there.
 """
 
 from __future__ import annotations
