@@ -496,10 +496,10 @@ class StackConfig(_Model):
     flux: Flux = Flux()
     helmMirrorUrl: Annotated[str, AfterValidator(helm_url)] | None = None
     helmMirrorCaSecret: DnsLabel | None = None
+    """A Secret in the flux namespace (key ``ca.crt``) trusted by every HelmRepository (air-gapped mirrors)."""
     helmMirrorCaFile: Path | None = None
     """A PEM CA bundle on the machine running Pulumi, trusted by the Helm client that installs Flux and
     cert-manager from an https mirror (``helmMirrorCaSecret`` is the in-cluster copy Flux trusts)."""
-    """A Secret in the flux namespace (key ``ca.crt``) trusted by every HelmRepository (air-gapped mirrors)."""
     charts: Charts = Charts()
     ingress: Ingress = Ingress()
     gitea: Gitea = Gitea()

@@ -21,7 +21,7 @@ CACHE="${KOMMANDER_E2E_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/kommander-e2e}"
 BUILD_ONLY="${KOMMANDER_E2E_BUILD:-0}"
 PROBE_TIMEOUT="${KOMMANDER_E2E_PROBE_TIMEOUT:-15}"
 
-export KOMMANDER_E2E_CACHE="$CACHE" GOMODCACHE="$CACHE/gomod" GOCACHE="$CACHE/gobuild" GOFLAGS=-mod=mod GOTOOLCHAIN=local CGO_ENABLED=0
+export KOMMANDER_E2E_CACHE="$CACHE" GOMODCACHE="$CACHE/gomod" GOCACHE="$CACHE/gobuild" GOFLAGS=-mod=readonly GOTOOLCHAIN=local CGO_ENABLED=0
 mkdir -p "$CACHE/bin" "$CACHE/logs" "$CACHE/build"
 
 say() { printf 'e2e toolchain: %s\n' "$*" >&2; }
@@ -130,7 +130,7 @@ kubernetes_part() {
   local src="$HERE/kubernetes" ver rel key dir log tmp moddir
   ver="$(gomod_version "$src/go.mod" github.com/pulumi/pulumi-kubernetes/provider/v4)"
   rel="$(pip_pin pulumi-kubernetes)"
-  key="${ver}-$(digest "$src/go.mod" "$src/go.sum" "$src/main.go")"
+  key="${ver}-r${rel}-$(digest "$src/go.mod" "$src/go.sum" "$src/main.go")"
   dir="$CACHE/bin/kubernetes-$key"
   if [ -x "$dir/pulumi-resource-kubernetes" ]; then echo "$dir"; return; fi
   tmp="$(mktemp -d "$CACHE/build/kubernetes.XXXXXX")"
@@ -177,7 +177,7 @@ PY
 random_part() {
   local src="$HERE/random" rel key dir log tmp
   rel="$(pip_pin pulumi-random)"
-  key="$(digest "$src/go.mod" "$src/go.sum" "$src/build.sh" $(find "$src" -name '*.go' | sort))"
+  key="r${rel}-$(digest "$src/go.mod" "$src/go.sum" "$src/build.sh" $(find "$src" -name '*.go' | sort))"
   dir="$CACHE/bin/random-$key"
   if [ -x "$dir/pulumi-resource-random" ]; then echo "$dir"; return; fi
   tmp="$(mktemp -d "$CACHE/build/random.XXXXXX")"
@@ -253,7 +253,8 @@ etcd_part() {
   local url="https://github.com/etcd-io/etcd/releases/download/${ver}/etcd-${ver}-${OS}-${ARCH}.tar.gz"
   if download "$url" "$tmp/e.tgz"; then
     say "etcd $ver: release download"
-    tar -xzf "$tmp/e.tgz" -C "$tmp" && cp "$tmp/etcd-${ver}-${OS}-${ARCH}/etcd" "$tmp/out/"
+    tar -xzf "$tmp/e.tgz" -C "$tmp"
+    cp "$tmp/etcd-${ver}-${OS}-${ARCH}/etcd" "$tmp/out/"
   else
     need_go "etcd $ver" "$url"
     log="$CACHE/logs/etcd-$key.log"

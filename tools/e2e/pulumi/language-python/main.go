@@ -189,6 +189,8 @@ func (h *host) Run(ctx context.Context, req *pulumirpc.RunRequest) (*pulumirpc.R
 }
 
 func main() {
+	// the engine passes --tracing <endpoint> to every plugin when `pulumi --tracing` is used; accepted, unused
+	flag.String("tracing", "", "tracing endpoint (not used)")
 	flag.Parse()
 	self, err := os.Executable()
 	if err != nil {
