@@ -122,42 +122,9 @@ class Stack:
         doc["config"] = config
         path.write_text(yaml.safe_dump(doc, sort_keys=False))
 
-    def pulumi(self, *args: str, check: bool = True) -> Result:
+    def _process(self, argv: list[str]) -> Result:
         proc = subprocess.run(
-            ["pulumi", *args, "--stack", self.name, "--non-interactive"],
-            cwd=self.project,
-            env=self.process_env(),
-            capture_output=True,
-            text=True,
-            timeout=COMMAND_TIMEOUT,
-            check=False,
-        )
-        result = Result(proc.returncode, proc.stdout, proc.stderr)
-        if check and proc.returncode != 0:
-            raise AssertionError(f"pulumi {' '.join(args)} failed: {result}")
-        return result
-
-    def init(self) -> None:
-        """Create the stack in the embedded backend (so secret config can be set before the first command)."""
-        env = self.process_env()
-        subprocess.run(
-            ["pulumi", "stack", "init", self.name, "--non-interactive"],
-            cwd=self.project,
-            env=env,
-            capture_output=True,
-            text=True,
-            check=True,
-            timeout=COMMAND_TIMEOUT,
-        )
-
-    def set_secret(self, path: str, value: str) -> None:
-        """``pulumi config set --secret --path <path>``: the value is encrypted into the stack file."""
-        self.pulumi("config", "set", "--secret", "--path", path, value)
-
-    def run(self, command: str, *args: str) -> Result:
-        """``python -m automation <command> --stack <name> <args>``."""
-        proc = subprocess.run(
-            [str(ROOT / ".venv" / "bin" / "python"), "-m", "automation", command, "--stack", self.name, *args],
+            argv,
             cwd=self.project,
             env=self.process_env(),
             capture_output=True,
@@ -166,6 +133,26 @@ class Stack:
             check=False,
         )
         return Result(proc.returncode, proc.stdout, proc.stderr)
+
+    def pulumi(self, *args: str, check: bool = True) -> Result:
+        """The Pulumi CLI on this stack."""
+        result = self._process(["pulumi", *args, "--stack", self.name, "--non-interactive"])
+        if check and result.code != 0:
+            raise AssertionError(f"pulumi {' '.join(args)} failed: {result}")
+        return result
+
+    def init(self) -> None:
+        """Create the stack in the embedded backend (so secret config can be set before the first command)."""
+        self.pulumi("stack", "init")
+
+    def set_secret(self, path: str, value: str) -> None:
+        """``pulumi config set --secret --path <path>``: the value is encrypted into the stack file."""
+        self.pulumi("config", "set", "--secret", "--path", path, value)
+
+    def run(self, command: str, *args: str) -> Result:
+        """``python -m automation <command> --stack <name> <args>``."""
+        python = str(ROOT / ".venv" / "bin" / "python")
+        return self._process([python, "-m", "automation", command, "--stack", self.name, *args])
 
     def ok(self, command: str, *args: str) -> Result:
         result = self.run(command, *args)

@@ -80,6 +80,14 @@ run_build() {
   fi
 }
 
+# finish TMP DIR: the part's binaries (TMP/out) become its cache folder DIR, printed for the root.
+finish() {
+  rm -rf "$2"
+  mv "$1/out" "$2"
+  rm -rf "$1"
+  echo "$2"
+}
+
 # ---------------------------------------------------------------------------------------------------------------
 # The Pulumi CLI and engine, the Python language host, the SDK's program runner and dynamic-provider plugin.
 pulumi_part() {
@@ -117,10 +125,7 @@ pulumi_part() {
     cp "$sdk/python/cmd/pulumi-language-python-exec" "$sdk/python/dist/pulumi-resource-pulumi-python" "$tmp/out/"
     chmod u+w,a+x "$tmp/out/"*
   fi
-  rm -rf "$dir"
-  mv "$tmp/out" "$dir"
-  rm -rf "$tmp"
-  echo "$dir"
+  finish "$tmp" "$dir"
 }
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -166,10 +171,7 @@ PY
         -o "$tmp/out/pulumi-resource-kubernetes" .
     )
   fi
-  rm -rf "$dir"
-  mv "$tmp/out" "$dir"
-  rm -rf "$tmp"
-  echo "$dir"
+  finish "$tmp" "$dir"
 }
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -193,10 +195,7 @@ random_part() {
     say "pulumi-resource-random: building from Go modules (log: $log)"
     run_build "pulumi-resource-random" "$log" bash "$src/build.sh" "$tmp/out"
   fi
-  rm -rf "$dir"
-  mv "$tmp/out" "$dir"
-  rm -rf "$tmp"
-  echo "$dir"
+  finish "$tmp" "$dir"
 }
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -234,10 +233,7 @@ kube_part() {
       done
     )
   fi
-  rm -rf "$dir"
-  mv "$tmp/out" "$dir"
-  rm -rf "$tmp"
-  echo "$dir"
+  finish "$tmp" "$dir"
 }
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -267,10 +263,7 @@ etcd_part() {
         go.etcd.io/etcd/server/v3
     )
   fi
-  rm -rf "$dir"
-  mv "$tmp/out" "$dir"
-  rm -rf "$tmp"
-  echo "$dir"
+  finish "$tmp" "$dir"
 }
 
 start="$(date +%s)"
