@@ -11,6 +11,18 @@
   stream opens a TCP connection to the address given for ``(pod, port)``; a pod port with
   no address gets the kubelet's error on channel 1.
 
+It also serves what ``automation.ops`` reads and patches:
+
+* custom objects: ``GET /apis/<group>/<version>/namespaces/<ns>/<plural>/<name>``, the lists
+  ``GET /apis/<group>/<version>/<plural>`` and ``.../namespaces/<ns>/<plural>``, and
+  ``PATCH`` with ``application/merge-patch+json`` (RFC 7386; a ``spec`` change bumps
+  ``metadata.generation``), from :attr:`FakeKube.objects`;
+* ``GET /api/v1/namespaces/<ns>/secrets/<name>`` from :attr:`FakeKube.secrets`;
+* ``GET /api/v1/namespaces/<ns>/events?fieldSelector=involvedObject.kind=K,involvedObject.name=N``
+  from :attr:`FakeKube.events`.
+
+:attr:`FakeKube.forbid` holds ``(verb, resource)`` pairs (``("patch", "kustomizations")``) answered 403.
+
 Objects are plain JSON, shaped as the API server returns them. There is no kubelet on
 this machine, so nothing here proves a real pod's port-forward; it proves the client side.
 """
@@ -19,6 +31,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import copy
 import hashlib
 import json
 import socket
@@ -102,6 +115,53 @@ def _status(code: int, reason: str, message: str) -> dict:
     }
 
 
+def merge_patch(target: Any, patch: Any) -> Any:
+    """RFC 7386 JSON merge patch."""
+    if not isinstance(patch, dict):
+        return copy.deepcopy(patch)
+    out = copy.deepcopy(target) if isinstance(target, dict) else {}
+    for key, value in patch.items():
+        if value is None:
+            out.pop(key, None)
+        else:
+            out[key] = merge_patch(out.get(key), value)
+    return out
+
+
+def _field(obj: dict, path: str) -> Any:
+    for part in path.split("."):
+        obj = obj.get(part, {}) if isinstance(obj, dict) else {}
+    return obj
+
+
+def secret(name: str, namespace: str, data: dict[str, str]) -> dict:
+    """A Secret as the API server returns it (``data`` base64-encoded)."""
+    return {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": {"name": name, "namespace": namespace},
+        "type": "Opaque",
+        "data": {k: base64.b64encode(v.encode()).decode() for k, v in data.items()},
+    }
+
+
+def event(
+    namespace: str, kind: str, name: str, reason: str, message: str, *, type: str = "Normal", time: str = ""
+) -> dict:
+    """An Event about the object ``kind``/``name`` in ``namespace`` (as Flux controllers record them)."""
+    return {
+        "apiVersion": "v1",
+        "kind": "Event",
+        "metadata": {"name": f"{name}.{abs(hash((reason, message, time))):x}", "namespace": namespace},
+        "involvedObject": {"kind": kind, "name": name, "namespace": namespace},
+        "reason": reason,
+        "message": message,
+        "type": type,
+        "lastTimestamp": time or None,
+        "source": {"component": "kustomize-controller"},
+    }
+
+
 class _Handler(BaseHTTPRequestHandler):
     server: _Server
     protocol_version = "HTTP/1.1"
@@ -117,15 +177,87 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(data)
 
-    def do_GET(self) -> None:
+    def _authorized(self) -> bool:
         fake = self.server.fake
         fake.requests.append((self.command, self.path, {k.lower(): v for k, v in self.headers.items()}))
         if self.headers.get("Authorization") != f"Bearer {fake.token}":
             self._json(401, _status(401, "Unauthorized", "Unauthorized"))
+            return False
+        return True
+
+    def _forbidden(self, verb: str, resource: str, name: str) -> bool:
+        if (verb, resource) not in self.server.fake.forbid:
+            return False
+        message = f'{resource} "{name}" is forbidden: User "fake" cannot {verb} resource "{resource}"'
+        self._json(403, _status(403, "Forbidden", message))
+        return True
+
+    def do_PATCH(self) -> None:
+        fake = self.server.fake
+        if not self._authorized():
+            return
+        body = json.loads(self.rfile.read(int(self.headers.get("Content-Length") or 0)) or b"null")
+        segments = urlsplit(self.path).path.strip("/").split("/")
+        if segments[0] != "apis" or len(segments) != 7 or segments[3] != "namespaces":
+            self._json(404, _status(404, "NotFound", "the server could not find the requested resource"))
+            return
+        _, group, version, _, namespace, plural, name = segments
+        if self._forbidden("patch", plural, name):
+            return
+        if self.headers.get("Content-Type") != "application/merge-patch+json":
+            self._json(415, _status(415, "UnsupportedMediaType", f"unsupported {self.headers.get('Content-Type')}"))
+            return
+        with fake.lock:
+            found = fake.objects.get((group, version, plural, namespace, name))
+            if found is None:
+                self._json(404, _status(404, "NotFound", f'{plural}.{group} "{name}" not found'))
+                return
+            patched = merge_patch(found, body)
+            if patched.get("spec") != found.get("spec"):
+                meta = patched.setdefault("metadata", {})
+                meta["generation"] = int(meta.get("generation", 1)) + 1
+            fake.objects[(group, version, plural, namespace, name)] = patched
+            fake.patches.append((plural, namespace, name, body))
+        self._json(200, patched)
+
+    def _custom(self, segments: list[str]) -> None:
+        fake = self.server.fake
+        group, version = segments[1], segments[2]
+        if len(segments) == 4:  # cluster-wide list
+            plural, namespace, name = segments[3], None, None
+        elif len(segments) in (6, 7) and segments[3] == "namespaces":
+            namespace, plural = segments[4], segments[5]
+            name = segments[6] if len(segments) == 7 else None
+        else:
+            self._json(404, _status(404, "NotFound", "the server could not find the requested resource"))
+            return
+        if self._forbidden("get" if name else "list", plural, name or ""):
+            return
+        with fake.lock:
+            if name is not None:
+                found = fake.objects.get((group, version, plural, namespace or "", name))
+                if found is None:
+                    self._json(404, _status(404, "NotFound", f'{plural}.{group} "{name}" not found'))
+                else:
+                    self._json(200, found)
+                return
+            items = [
+                o
+                for (g, v, p, ns, _), o in sorted(fake.objects.items())
+                if (g, v, p) == (group, version, plural) and namespace in (None, ns)
+            ]
+        self._json(200, {"apiVersion": f"{group}/{version}", "kind": "List", "items": items})
+
+    def do_GET(self) -> None:
+        fake = self.server.fake
+        if not self._authorized():
             return
         parts = urlsplit(self.path)
         segments = parts.path.strip("/").split("/")
         query = parse_qs(parts.query)
+        if segments[0] == "apis" and len(segments) >= 4:
+            self._custom(segments)
+            return
         if segments[:3] != ["api", "v1", "namespaces"] or len(segments) < 5:
             self._json(404, _status(404, "NotFound", "the server could not find the requested resource"))
             return
@@ -136,6 +268,24 @@ class _Handler(BaseHTTPRequestHandler):
                 self._json(404, _status(404, "NotFound", f'services "{segments[5]}" not found'))
             else:
                 self._json(200, found)
+        elif kind == "secrets" and len(segments) == 6:
+            if self._forbidden("get", "secrets", segments[5]):
+                return
+            found = fake.secrets.get((namespace, segments[5]))
+            if found is None:
+                self._json(404, _status(404, "NotFound", f'secrets "{segments[5]}" not found'))
+            else:
+                self._json(200, found)
+        elif kind == "events" and len(segments) == 5:
+            if self._forbidden("list", "events", ""):
+                return
+            wanted = dict(kv.split("=", 1) for kv in ",".join(query.get("fieldSelector", [])).split(",") if kv)
+            items = [
+                e
+                for e in fake.events
+                if e["metadata"]["namespace"] == namespace and all(_field(e, k) == v for k, v in wanted.items())
+            ]
+            self._json(200, {"apiVersion": "v1", "kind": "EventList", "items": items})
         elif kind == "pods" and len(segments) == 5:
             wanted = dict(kv.split("=", 1) for kv in ",".join(query.get("labelSelector", [])).split(",") if kv)
             items = [
@@ -221,6 +371,14 @@ class FakeKube:
         self.services: dict[tuple[str, str], dict] = {}
         self.pods: dict[tuple[str, str], dict] = {}
         self.backends: dict[tuple[str, str, int], tuple[str, int]] = {}
+        self.objects: dict[tuple[str, str, str, str, str], dict] = {}
+        """Custom objects by ``(group, version, plural, namespace, name)``."""
+        self.secrets: dict[tuple[str, str], dict] = {}
+        self.events: list[dict] = []
+        self.forbid: set[tuple[str, str]] = set()
+        self.patches: list[tuple[str, str, str, Any]] = []
+        """Applied merge patches: (plural, namespace, name, body)."""
+        self.lock = threading.Lock()
         self.forbid_portforward = False
         self.echo_credentials = False
         """Put the request's Authorization header into the 403 message (a server that leaks what it was sent)."""
@@ -246,6 +404,17 @@ class FakeKube:
                 "current-context": context,
             }
         )
+
+    def add(self, gvp: tuple[str, str, str], obj: dict) -> dict:
+        """Store a custom object (``gvp``: group, version, plural); returns it."""
+        meta = obj.setdefault("metadata", {})
+        meta.setdefault("generation", 1)
+        self.objects[(*gvp, meta.get("namespace", ""), meta["name"])] = obj
+        return obj
+
+    def get(self, gvp: tuple[str, str, str], namespace: str, name: str) -> dict:
+        with self.lock:
+            return copy.deepcopy(self.objects[(*gvp, namespace, name)])
 
     def start(self) -> FakeKube:
         self._thread.start()
