@@ -334,6 +334,10 @@ class App(_Model):
     values: dict[str, Any] = Field(default_factory=dict)
     clusters: list[DnsLabel] = Field(default_factory=lambda: ["host-cluster"])
     overrides: dict[DnsLabel, dict[str, Any]] = Field(default_factory=dict)
+    variables: dict[Annotated[str, StringConstraints(pattern=r"^[_A-Za-z][_A-Za-z0-9]*$")], str] = Field(
+        default_factory=dict
+    )
+    """Substitution variables the app's manifests need that the stack does not set (``${name}``)."""
 
     @model_validator(mode="after")
     def _overrides(self) -> App:
@@ -541,10 +545,13 @@ def _cross_checks(cfg: StackConfig) -> None:
     for i, p in enumerate(cfg.projects):
         _unique(p.sources, f"projects[{i}].sources")
     workspaces = {w.name for w in cfg.workspaces} | {"default"}
-    reserved = {cfg.namespaces.kommander, cfg.namespaces.flux, cfg.namespaces.certManager}
+    platform = platform_namespaces(cfg)
     for i, w in enumerate(cfg.workspaces):
-        if w.name in reserved:
-            raise ConfigError(f"kommander:workspaces[{i}].name: {w.name!r} is a platform namespace")
+        if w.name in platform:
+            raise ConfigError(f"kommander:workspaces[{i}].name: {w.name!r} is {platform[w.name]}")
+        why = reserved_namespace(w.name) if w.name != "default" else None  # its namespace is not 'default'
+        if why:
+            raise ConfigError(f"kommander:workspaces[{i}].name: {w.name!r} is {why}; a workspace is its namespace")
     namespaces: dict[str, str] = {w.name: f"workspaces[{i}]" for i, w in enumerate(cfg.workspaces)}
     for i, p in enumerate(cfg.projects):
         if p.workspace not in workspaces:
@@ -553,10 +560,37 @@ def _cross_checks(cfg: StackConfig) -> None:
                 f"(defined: {', '.join(sorted(workspaces))})"
             )
         ns = p.namespace or p.name
-        if ns in reserved or ns in namespaces:
-            other = namespaces.get(ns, "a platform namespace")
+        field = "namespace" if p.namespace else "name"
+        why = reserved_namespace(ns)
+        if why:
+            raise ConfigError(f"kommander:projects[{i}].{field}: {ns!r} is {why}; choose another project namespace")
+        if ns in platform or ns in namespaces:
+            other = namespaces.get(ns) or platform[ns]
             raise ConfigError(f"kommander:projects[{i}].namespace: {ns!r} is already used by {other}")
         namespaces[ns] = f"projects[{i}]"
+
+
+#: Kubernetes' own namespaces; every ``kube-*`` name is reserved for Kubernetes too.
+KUBERNETES_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease")
+
+
+def reserved_namespace(name: str) -> str | None:
+    """Why a tenant namespace may not be ``name`` (Kubernetes' own), or None."""
+    if name in KUBERNETES_NAMESPACES or name.startswith("kube-"):
+        return "a namespace reserved for Kubernetes"
+    return None
+
+
+def platform_namespaces(cfg: StackConfig) -> dict[str, str]:
+    """The namespaces the platform itself creates (``namespaces.*`` and the default workspace's), each with what
+    it is."""
+    from components.tenancy_plan import DEFAULT_WORKSPACE_NAMESPACE  # it imports this module
+
+    ns = cfg.namespaces
+    return {
+        DEFAULT_WORKSPACE_NAMESPACE: "the default workspace's namespace",
+        **dict.fromkeys((ns.kommander, ns.flux, ns.certManager), "a platform namespace"),
+    }
 
 
 # --------------------------------------------------------------------------- errors
@@ -681,6 +715,9 @@ def parse(raw: Mapping[str, Any], secret_keys: Iterable[str] = (), stack: str = 
     except ValidationError as exc:
         raise ConfigError(format_error(exc)) from None
     _cross_checks(cfg)
+    from components import tenancy_plan  # it imports this module
+
+    tenancy_plan.plan(cfg.workspaces, cfg.projects)  # its names and collisions, in the config stage
     return cfg
 
 

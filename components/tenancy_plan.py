@@ -20,9 +20,9 @@ Where the Flux objects of a project live:
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from pydantic import SecretStr
 
@@ -50,6 +50,44 @@ MAX_NAME = 63
 MANAGEMENT_SOURCE = "management"
 #: Where the management repository holds the manifest of one namespace (``${namespace}``, ``${workspace}``).
 NAMESPACE_BOOTSTRAP = "bootstrap/namespace"
+#: The Role and RoleBinding in a workspace namespace that let kustomize-controller read the kubeconfigs.
+KUBECONFIG_READER = "kommander-kubeconfig-reader"
+#: The name :class:`components.management_cluster.ManagementCluster` gives the ``Tenancy`` component.
+TENANCY_COMPONENT = "kommander-tenancy"
+
+#: Pulumi type tokens of what the tenancy registers (the URN type is the chain from the ``Tenancy`` component).
+T_WORKSPACE = "kommander:index:Workspace"
+T_PROJECT = "kommander:index:Project"
+T_SOURCE = "kommander:index:GitOpsSource"
+T_NAMESPACE = "kubernetes:core/v1:Namespace"
+T_SECRET = "kubernetes:core/v1:Secret"
+T_SERVICE_ACCOUNT = "kubernetes:core/v1:ServiceAccount"
+T_ROLE = "kubernetes:rbac.authorization.k8s.io/v1:Role"
+T_ROLE_BINDING = "kubernetes:rbac.authorization.k8s.io/v1:RoleBinding"
+T_GIT_REPOSITORY = "kubernetes:source.toolkit.fluxcd.io/v1:GitRepository"
+T_KUSTOMIZATION = "kubernetes:kustomize.toolkit.fluxcd.io/v1:Kustomization"
+
+
+class PlannedObject(NamedTuple):
+    """A Kubernetes object the tenancy creates on the management cluster."""
+
+    kind: str
+    """``Namespace``, ``Secret``, ``ServiceAccount``, ``Role``, ``RoleBinding``, ``GitRepository`` or
+    ``Kustomization``."""
+    namespace: str
+    """Empty for a cluster-scoped object (``Namespace``)."""
+    name: str
+    key: str
+    """The config key that makes it (``kommander:projects[0].sources[1]``)."""
+
+
+class PlannedResource(NamedTuple):
+    """A Pulumi resource the tenancy registers: its URN is ``<parent types>$<type>::<name>``."""
+
+    type: str
+    """The type chain below the ``Tenancy`` component (``kommander:index:Workspace$kubernetes:core/v1:Secret``)."""
+    name: str
+    key: str
 
 
 def short_name(*parts: str, limit: int = MAX_NAME) -> str:
@@ -94,6 +132,8 @@ class ClusterPlan:
     namespace_kustomization: str | None = None
     """For an attached cluster: the Kustomization that creates its workspace namespace there (see
     :data:`NAMESPACE_BOOTSTRAP`); what deploys into that namespace on the cluster depends on it."""
+    key: str = ""
+    """The config key of the cluster (``kommander:workspaces[0].clusters[1]``); empty for ``host-cluster``."""
 
 
 @dataclass(frozen=True)
@@ -102,6 +142,8 @@ class WorkspacePlan:
     namespace: str
     labels: Mapping[str, str]
     clusters: tuple[ClusterPlan, ...]
+    key: str = f"{config.PROJECT}:workspaces"
+    """The config key of the workspace (``kommander:workspaces`` for the implicit default workspace)."""
 
 
 @dataclass(frozen=True)
@@ -141,8 +183,96 @@ class TenancyPlan:
     projects: tuple[ProjectPlan, ...]
     warnings: tuple[str, ...]
 
+    def objects(self) -> list[PlannedObject]:
+        """Every Kubernetes object the tenancy creates on the management cluster, with the key that makes it."""
+        return list(self._objects())
 
-def _workspace(ws: config.Workspace) -> WorkspacePlan:
+    def _objects(self) -> Iterator[PlannedObject]:
+        for ws in self.workspaces:
+            yield PlannedObject("Namespace", "", ws.namespace, ws.key)
+            remote = [c for c in ws.clusters if c.kubeconfig_secret is not None]
+            for c in remote:
+                yield PlannedObject("Secret", ws.namespace, str(c.kubeconfig_secret), c.key)
+                if c.namespace_kustomization is not None:
+                    yield PlannedObject("Kustomization", ws.namespace, c.namespace_kustomization, c.key)
+            if remote:
+                yield PlannedObject("Role", ws.namespace, KUBECONFIG_READER, ws.key)
+                yield PlannedObject("RoleBinding", ws.namespace, KUBECONFIG_READER, ws.key)
+        for proj in self.projects:
+            yield PlannedObject("Namespace", "", proj.namespace, proj.key)
+            for kind in ("ServiceAccount", "Role", "RoleBinding"):
+                yield PlannedObject(kind, proj.namespace, proj.service_account, proj.key)
+            for j, sp in enumerate(proj.sources):
+                key = f"{proj.key}.sources[{j}]"
+                if sp.credentials_secret is not None:
+                    yield PlannedObject("Secret", proj.namespace, sp.credentials_secret, key)
+                yield PlannedObject("GitRepository", proj.namespace, sp.repository, key)
+                for t in sp.targets:
+                    yield PlannedObject("Kustomization", t.namespace, t.name, key)
+
+    def resources(self, component: str = TENANCY_COMPONENT) -> list[PlannedResource]:
+        """Every Pulumi resource the ``Tenancy`` component named ``component`` registers below itself."""
+        return list(self._resources(component))
+
+    def _resources(self, component: str) -> Iterator[PlannedResource]:
+        for ws in self.workspaces:
+            name = f"{component}-ws-{ws.name}"
+            yield PlannedResource(T_WORKSPACE, name, ws.key)
+            yield PlannedResource(f"{T_WORKSPACE}${T_NAMESPACE}", f"{name}-namespace", ws.key)
+            remote = [c for c in ws.clusters if c.kubeconfig_secret is not None]
+            for c in remote:
+                yield PlannedResource(f"{T_WORKSPACE}${T_SECRET}", f"{name}-cluster-{c.name}-kubeconfig", c.key)
+                if c.namespace_kustomization is not None:
+                    kind = f"{T_WORKSPACE}${T_KUSTOMIZATION}"
+                    yield PlannedResource(kind, f"{name}-cluster-{c.name}-namespace", c.key)
+            if remote:
+                yield PlannedResource(f"{T_WORKSPACE}${T_ROLE}", f"{name}-kubeconfig-reader", ws.key)
+                yield PlannedResource(f"{T_WORKSPACE}${T_ROLE_BINDING}", f"{name}-kubeconfig-reader", ws.key)
+        for proj in self.projects:
+            name = f"{component}-project-{proj.name}"
+            yield PlannedResource(T_PROJECT, name, proj.key)
+            yield PlannedResource(f"{T_PROJECT}${T_NAMESPACE}", f"{name}-namespace", proj.key)
+            for kind in (T_SERVICE_ACCOUNT, T_ROLE, T_ROLE_BINDING):
+                yield PlannedResource(f"{T_PROJECT}${kind}", f"{name}-reconciler", proj.key)
+            for j, sp in enumerate(proj.sources):
+                key = f"{proj.key}.sources[{j}]"
+                name = f"{component}-source-{proj.name}.{sp.source.name}"
+                yield PlannedResource(T_SOURCE, name, key)
+                if sp.credentials_secret is not None:
+                    yield PlannedResource(f"{T_SOURCE}${T_SECRET}", f"{name}-credentials", key)
+                yield PlannedResource(f"{T_SOURCE}${T_GIT_REPOSITORY}", f"{name}-repository", key)
+                for t in sp.targets:
+                    yield PlannedResource(f"{T_SOURCE}${T_KUSTOMIZATION}", f"{name}-{t.cluster}", key)
+
+
+def _short_key(key: str) -> str:
+    return key.removeprefix(config.PROJECT + ":")
+
+
+def check_collisions(layout: TenancyPlan) -> None:
+    """Two keys that make one object (kind, namespace, name) or one Pulumi resource (type, name): a ConfigError
+    naming both (a duplicate URN fails the engine mid-``up``; a duplicate object makes two owners fight)."""
+    objects: dict[tuple[str, str, str], str] = {}
+    for obj in layout.objects():
+        other = objects.setdefault((obj.kind, obj.namespace, obj.name), obj.key)
+        if other != obj.key:
+            where = f" in namespace {obj.namespace!r}" if obj.namespace else ""
+            raise ConfigError(
+                f"{obj.key}.name: {obj.kind} {obj.name!r}{where} is also made by {_short_key(other)}; "
+                "rename one of them"
+            )
+    resources: dict[tuple[str, str], str] = {}
+    for res in layout.resources():
+        other = resources.setdefault((res.type, res.name), res.key)
+        if other != res.key:
+            kind = res.type.rpartition("$")[2]
+            raise ConfigError(
+                f"{res.key}.name: Pulumi resource {res.name!r} ({kind}) is also made by {_short_key(other)}; "
+                "rename one of them"
+            )
+
+
+def _workspace(ws: config.Workspace, key: str) -> WorkspacePlan:
     default = ws.name == DEFAULT_WORKSPACE
     clusters = [
         ClusterPlan(
@@ -151,8 +281,9 @@ def _workspace(ws: config.Workspace) -> WorkspacePlan:
             c.kubeconfig,
             kubeconfig_secret_name(c.name),
             namespace_kustomization_name(c.name),
+            key=f"{key}.clusters[{j}]",
         )
-        for c in ws.clusters
+        for j, c in enumerate(ws.clusters)
     ]
     if default:
         clusters.insert(0, ClusterPlan(HOST_CLUSTER, {LABEL_CLUSTER_NAME: HOST_CLUSTER}, None, None))
@@ -161,6 +292,7 @@ def _workspace(ws: config.Workspace) -> WorkspacePlan:
         namespace=DEFAULT_WORKSPACE_NAMESPACE if default else ws.name,
         labels={**ws.labels, LABEL_WORKSPACE: ws.name},
         clusters=tuple(clusters),
+        key=key,
     )
 
 
@@ -177,11 +309,13 @@ def plan(workspaces: Sequence[config.Workspace], projects: Sequence[config.Proje
             raise ConfigError(
                 f"{config.PROJECT}:workspaces[{i}].name: {declared_ws.name!r} is the default workspace's namespace"
             )
+    keys = [f"{config.PROJECT}:workspaces[{i}]" for i in range(len(declared))]
     if not any(w.name == DEFAULT_WORKSPACE for w in declared):
         declared.insert(0, config.Workspace(name=DEFAULT_WORKSPACE))
-    planned = tuple(_workspace(w) for w in declared)
+        keys.insert(0, f"{config.PROJECT}:workspaces")
+    planned = tuple(_workspace(w, k) for w, k in zip(declared, keys, strict=True))
+    _unique_clusters(planned)
     by_name = {w.name: w for w in planned}
-    taken: dict[tuple[str, str], str] = {}  # (namespace, Kustomization name) -> config key
     warnings: list[str] = []
     out: list[ProjectPlan] = []
     for i, proj in enumerate(projects):
@@ -200,7 +334,7 @@ def plan(workspaces: Sequence[config.Workspace], projects: Sequence[config.Proje
             )
         clusters = {c.name: c for c in ws.clusters}
         sources = []
-        for j, src in enumerate(proj.sources):
+        for src in proj.sources:
             targets = []
             for cluster in selected:
                 remote = clusters[cluster].kubeconfig_secret
@@ -210,13 +344,6 @@ def plan(workspaces: Sequence[config.Workspace], projects: Sequence[config.Proje
                     namespace=ws.namespace if remote else namespace,
                     kubeconfig_secret=remote,
                 )
-                here = f"{key}.sources[{j}]"
-                other = taken.setdefault((target.namespace, target.name), here)
-                if other != here:
-                    raise ConfigError(
-                        f"{here}.name: Kustomization {target.name!r} in namespace {target.namespace!r} "
-                        f"is also made by {other.removeprefix(config.PROJECT + ':')}; rename the project or source"
-                    )
                 targets.append(target)
             sources.append(
                 SourcePlan(
@@ -238,7 +365,24 @@ def plan(workspaces: Sequence[config.Workspace], projects: Sequence[config.Proje
                 sources=tuple(sources),
             )
         )
-    return TenancyPlan(planned, tuple(out), tuple(warnings))
+    layout = TenancyPlan(planned, tuple(out), tuple(warnings))
+    check_collisions(layout)
+    return layout
+
+
+def _unique_clusters(workspaces: Sequence[WorkspacePlan]) -> None:
+    """A cluster name is unique across workspaces: ``apps.<app>.clusters`` names clusters by name alone."""
+    seen: dict[str, str] = {}
+    for ws in workspaces:
+        for c in ws.clusters:
+            if c.name == HOST_CLUSTER:
+                continue
+            other = seen.setdefault(c.name, c.key)
+            if other != c.key:
+                raise ConfigError(
+                    f"{c.key}.name: cluster {c.name!r} is also in {_short_key(other).rpartition('.')[0]}; "
+                    "cluster names are unique across workspaces (apps.<app>.clusters names clusters by name)"
+                )
 
 
 def status(layout: TenancyPlan) -> dict[str, Any]:

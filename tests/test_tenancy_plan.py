@@ -161,7 +161,7 @@ def test_colliding_kustomization_names_are_rejected_naming_the_key() -> None:
         layout(raw)
     assert str(err.value) == (
         "kommander:projects[1].sources[0].name: Kustomization 'a-b-c-c' in namespace 'w' "
-        "is also made by projects[0].sources[0]; rename the project or source"
+        "is also made by projects[0].sources[0]; rename one of them"
     )
 
 
