@@ -8,9 +8,12 @@ runs exactly the binaries the toolchain installed.
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 from dataclasses import dataclass, field
@@ -90,18 +93,65 @@ class Env:
         project = self.session_dir / "projects" / name
         if project.exists():
             shutil.rmtree(project)
-        files = subprocess.run(
-            ["git", "ls-files", "-co", "--exclude-standard"], cwd=ROOT, capture_output=True, text=True, check=True
-        ).stdout.splitlines()
-        for rel in files:
-            src = ROOT / rel
-            if not src.is_file() or rel.startswith("tests/"):
-                continue
-            dst = project / rel
-            dst.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(src, dst)
-        (project / ".venv").symlink_to(ROOT / ".venv")
+        copy_current(project)
         return Stack(self, project, name)
+
+    def stack_at(self, name: str, commit: str) -> Stack:
+        """A stack in a copy of the project as it was at ``commit`` (``git archive`` of the clone's history), with
+        a virtualenv for that commit's ``requirements.txt`` (:func:`release_venv`)."""
+        project = self.session_dir / "projects" / name
+        if project.exists():
+            shutil.rmtree(project)
+        project.mkdir(parents=True)
+        archive = subprocess.run(["git", "archive", commit], cwd=ROOT, capture_output=True, check=False)
+        if archive.returncode != 0:
+            raise AssertionError(f"git archive {commit}: {archive.stderr.decode(errors='replace').strip()}")
+        subprocess.run(["tar", "-x", "-C", str(project)], input=archive.stdout, check=True)
+        shutil.rmtree(project / "tests", ignore_errors=True)
+        (project / ".venv").symlink_to(release_venv(project / "requirements.txt"))
+        return Stack(self, project, name)
+
+
+def copy_current(project: Path) -> None:
+    """The files git knows in the clone (tests excepted) copied into ``project``, the clone's ``.venv`` linked."""
+    files = subprocess.run(
+        ["git", "ls-files", "-co", "--exclude-standard"], cwd=ROOT, capture_output=True, text=True, check=True
+    ).stdout.splitlines()
+    for rel in files:
+        src = ROOT / rel
+        if not src.is_file() or rel.startswith("tests/"):
+            continue
+        dst = project / rel
+        dst.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(src, dst)
+    (project / ".venv").symlink_to(ROOT / ".venv")
+
+
+def release_venv(requirements: Path) -> Path:
+    """The clone's ``.venv`` when ``requirements`` is the clone's ``requirements.txt``; otherwise a virtualenv of
+    those requirements, made once and cached outside the clone (``$KOMMANDER_E2E_CACHE/release-venvs/<digest>``)."""
+    text = requirements.read_bytes()
+    if text == (ROOT / "requirements.txt").read_bytes():
+        return ROOT / ".venv"
+    cache = Path(
+        os.environ.get("KOMMANDER_E2E_CACHE")
+        or Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "kommander-e2e"
+    )
+    venv = cache / "release-venvs" / hashlib.sha256(text).hexdigest()[:16]
+    if (venv / ".complete").exists():
+        return venv
+    shutil.rmtree(venv, ignore_errors=True)
+    venv.parent.mkdir(parents=True, exist_ok=True)
+    for argv in (
+        [sys.executable, "-m", "venv", str(venv)],
+        [str(venv / "bin" / "python"), "-m", "pip", "install", "--quiet", "-r", str(requirements)],
+    ):
+        proc = subprocess.run(argv, capture_output=True, text=True, check=False)
+        if proc.returncode != 0:
+            lines = [line for line in proc.stderr.splitlines() if line.strip()] or [f"exit {proc.returncode}"]
+            raise AssertionError(f"the virtualenv of {requirements}: {lines[-1]}")
+    (venv / ".complete").write_text("")
+    return venv
 
 
 @dataclass
@@ -150,9 +200,48 @@ class Stack:
         self.pulumi("config", "set", "--secret", "--path", path, value)
 
     def run(self, command: str, *args: str) -> Result:
-        """``python -m automation <command> --stack <name> <args>``."""
-        python = str(ROOT / ".venv" / "bin" / "python")
+        """``python -m automation <command> --stack <name> <args>``, with the project's ``.venv``."""
+        python = str(self.project / ".venv" / "bin" / "python")
         return self._process([python, "-m", "automation", command, "--stack", self.name, *args])
+
+    def upgrade(self) -> None:
+        """Replace the project's files by the clone's current ones, as a user upgrading a checkout does: the state
+        (``.pulumi-state``, passphrase included) and the stack file stay."""
+        keep = {".pulumi-state", f"Pulumi.{self.name}.yaml"}
+        for entry in self.project.iterdir():
+            if entry.name in keep:
+                continue
+            if entry.is_dir() and not entry.is_symlink():
+                shutil.rmtree(entry)
+            else:
+                entry.unlink()
+        stack_file = self.project / f"Pulumi.{self.name}.yaml"
+        saved = stack_file.read_bytes() if stack_file.exists() else None
+        copy_current(self.project)
+        if saved is not None:
+            stack_file.write_bytes(saved)
+
+    def start(self, command: str, *args: str) -> subprocess.Popen[str]:
+        """``python -m automation <command>`` started in its own process group (for :meth:`kill`); output to
+        ``<project>/<command>.out`` / ``.err``."""
+        python = str(self.project / ".venv" / "bin" / "python")
+        return subprocess.Popen(
+            [python, "-m", "automation", command, "--stack", self.name, *args],
+            cwd=self.project,
+            env=self.process_env(),
+            stdout=(self.project / f"{command}.out").open("w"),
+            stderr=(self.project / f"{command}.err").open("w"),
+            text=True,
+            start_new_session=True,
+        )
+
+    @staticmethod
+    def kill(proc: subprocess.Popen[str]) -> None:
+        """SIGKILL the process group of :meth:`start` (driver, engine, language host, providers), as a lost CI
+        runner or an OOM kill would, and wait for the driver."""
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=30)
 
     def ok(self, command: str, *args: str) -> Result:
         result = self.run(command, *args)
