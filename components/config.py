@@ -14,10 +14,11 @@ from __future__ import annotations
 
 import json
 import re
+import unicodedata
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Annotated, Any, Literal, get_args, get_origin
-from urllib.parse import urlparse
+from urllib.parse import SplitResult, urlsplit
 
 import pulumi
 import yaml
@@ -27,6 +28,7 @@ from pydantic import (
     ConfigDict,
     Field,
     SecretStr,
+    StringConstraints,
     ValidationError,
     field_validator,
     model_validator,
@@ -102,26 +104,62 @@ def labels(value: dict[str, str]) -> dict[str, str]:
     return value
 
 
+#: Characters a configured URL may not hold: quotes, backslash, backtick, angle brackets (besides whitespace and
+#: control or format characters). Each would be percent-encoded in a real URL; raw, they break out of YAML or
+#: shell text and hide what the URL is.
+_URL_FORBIDDEN = frozenset("\"'\\`<>")
+
+
+def url_text(value: str) -> str:
+    """Reject whitespace, control and format characters (bidi overrides, zero-width) and quotes in a URL."""
+    for i, ch in enumerate(value):
+        if ch in _URL_FORBIDDEN or ch.isspace() or unicodedata.category(ch)[0] in "CZ":
+            name = unicodedata.name(ch, f"U+{ord(ch):04X}")
+            raise ValueError(f"is not a valid URL: character {i + 1} is {name}; percent-encode it or remove it")
+    return value
+
+
+def _parse_url(value: str) -> SplitResult:
+    """``value`` split, with its port checked; a ValueError for malformed text (no traceback)."""
+    url_text(value)
+    try:
+        parsed = urlsplit(value)
+        parsed.port  # noqa: B018 (raises for a port out of range or not a number)
+    except ValueError as exc:
+        raise ValueError(f"is not a valid URL ({exc})") from None
+    return parsed
+
+
+_CREDENTIALS = "URLs must not carry credentials; use the credentials block (a secret)"
+
+
 def http_url(value: str) -> str:
-    parsed = urlparse(value)
-    if parsed.scheme not in ("http", "https") or not parsed.netloc:
+    parsed = _parse_url(value)
+    if parsed.scheme not in ("http", "https") or not parsed.hostname:
         raise ValueError(f"{value!r} is not a valid http(s) URL")
-    if parsed.username or parsed.password:
-        raise ValueError("URLs must not carry credentials; use the credentials block (a secret)")
+    if parsed.username is not None or parsed.password is not None:
+        raise ValueError(_CREDENTIALS)
     return value.rstrip("/")
 
 
 def git_url(value: str) -> str:
     if value.startswith(("http://", "https://")):
         return http_url(value)
-    parsed = urlparse(value)
+    parsed = _parse_url(value)
     if parsed.scheme == "ssh" and parsed.hostname:
+        if parsed.password is not None:  # ssh://git@host is how SSH sources are written; a password is not
+            raise ValueError(_CREDENTIALS)
         return value
     raise ValueError(f"{value!r} is not a valid Git URL (https://… or ssh://…)")
 
 
 def helm_url(value: str) -> str:
     if value.startswith("oci://") and len(value) > len("oci://"):
+        parsed = _parse_url(value)
+        if parsed.username is not None or parsed.password is not None:
+            raise ValueError("URLs must not carry credentials; registry credentials belong in a Secret")
+        if not parsed.hostname:
+            raise ValueError(f"{value!r} is not a valid OCI URL (oci://<registry>/<path>)")
         return value.rstrip("/")
     return http_url(value)
 
