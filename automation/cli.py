@@ -21,7 +21,7 @@ from pulumi import automation as auto
 from rich.console import Console
 from rich.table import Table
 
-from automation import backend, cli_install, stackfile
+from automation import backend, cli_install, dashboard, stackfile
 from automation.progress import LiveProgress, Progress
 from components import config
 
@@ -78,6 +78,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("status", parents=[common], help="tenant Kustomizations per cluster, from the live cluster")
     outputs = sub.add_parser("outputs", parents=[common], help="the stack outputs")
     outputs.add_argument("--show-secrets", action="store_true", help="print secret outputs in plaintext")
+    dashboard.add_arguments(sub.add_parser("dashboard", help="web view of the sources, Helm releases, suspend/resume"))
     return parser
 
 
@@ -287,6 +288,8 @@ def main(
         file = stackfile.load(root, args.stack)
     except config.ConfigError as exc:
         return _fail(str(exc), USAGE)
+    if args.command == "dashboard":  # reads the clusters itself: no engine, no backend
+        return dashboard.main(args, file, env)
     if args.command == "destroy" and args.stack != UNGUARDED_STACK and not args.yes:
         return _fail(f"destroy of stack {args.stack!r} removes the whole platform; pass --yes to confirm", USAGE)
     try:
