@@ -289,13 +289,16 @@ class Remote:
             "GCM_INTERACTIVE": "never",
             "GIT_CONFIG_NOSYSTEM": "1",
             "GIT_CONFIG_GLOBAL": os.devnull,
-            "GIT_CONFIG_COUNT": "3",
+            "GIT_CONFIG_COUNT": "4",
             "GIT_CONFIG_KEY_0": "http.extraHeader",
             "GIT_CONFIG_VALUE_0": f"Authorization: Basic {token}",
             "GIT_CONFIG_KEY_1": "http.lowSpeedLimit",
             "GIT_CONFIG_VALUE_1": "1",
             "GIT_CONFIG_KEY_2": "http.lowSpeedTime",
             "GIT_CONFIG_VALUE_2": "30",
+            # The header goes wherever a redirect points: refuse them all (see _REDIRECT).
+            "GIT_CONFIG_KEY_3": "http.followRedirects",
+            "GIT_CONFIG_VALUE_3": "false",
         }
 
     def scrub(self, text: str) -> str:
@@ -339,23 +342,33 @@ _UNREACHABLE = (
     "recv failure",
     "ssl",
 )
-_AUTH = ("authentication failed", "401", "403", "could not read username", "could not read password")
-_NOT_FOUND = ("repository not found", "not found", "404")
+_AUTH = ("authentication failed", "could not read username", "could not read password")
+_NOT_FOUND = ("repository not found", "not found")
 _REJECTED = ("[rejected]", "non-fast-forward", "fetch first", "stale info", "[remote rejected]")
+#: How git reports an HTTP error status (matched as a status, never as digits of a port in the URL).
+_STATUS = re.compile(r"the requested url returned error: (\d{3})")
 
 
 def _classify(remote: Remote, action: str, stderr: str) -> GitRepoError:
     low = stderr.lower()
     where = f"{remote.label or remote.url} (branch {remote.branch})"
+    status = int(m.group(1)) if (m := _STATUS.search(low)) else 0
+    if 300 <= status < 400:
+        return GitRepoError(
+            f"{where}: the Git server answered with a redirect (HTTP {status}); redirects are refused so that the "
+            "credentials only go to the configured URL: set the repository URL to where it lives"
+        )
     if any(s in low for s in _REJECTED):
         return GitRepoError(
             f"{where}: push rejected because the remote branch moved while publishing; "
             "the remote is unchanged, re-run to publish on top of it"
         )
-    if any(s in low for s in _AUTH):
+    if status in (401, 403) or any(s in low for s in _AUTH):
         return GitRepoError(f"{where}: authentication failed for user {remote.username!r} (wrong credentials?)")
     if any(s in low for s in _UNREACHABLE):
         return GitRepoError(f"{where}: the Git server is unreachable ({action} failed)")
+    if status == 404:
+        return GitRepoError(f"{where}: git {action} failed: repository not found (HTTP 404)")
     lines = [line for line in stderr.strip().splitlines() if line.strip()]
     return GitRepoError(f"{where}: git {action} failed: {remote.scrub(lines[-1]) if lines else 'no output'}")
 

@@ -28,6 +28,13 @@ class _Handler(BaseHTTPRequestHandler):
         pass
 
     def _serve(self) -> None:
+        self.server.authorizations.append(self.headers.get("Authorization") or "")
+        if self.server.redirect:
+            self.send_response(self.server.redirect_status)
+            self.send_header("Location", self.server.redirect + self.path)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return
         password = self.server.password() if callable(self.server.password) else self.server.password
         expected = "Basic " + base64.b64encode(f"{self.server.username}:{password}".encode()).decode()
         if self.headers.get("Authorization") != expected:
@@ -85,6 +92,9 @@ class _Server(ThreadingHTTPServer):
     username: str
     password: str | Callable[[], str]
     requests: list[str]
+    authorizations: list[str]
+    redirect: str
+    redirect_status: int
 
 
 class GitServer:
@@ -101,6 +111,8 @@ class GitServer:
         self._server = _Server(("127.0.0.1", 0), _Handler)
         self._server.root, self._server.username, self._server.password = root, username, password
         self._server.requests = []
+        self._server.authorizations = []
+        self._server.redirect, self._server.redirect_status = "", 302
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
 
     @property
@@ -110,6 +122,15 @@ class GitServer:
     @property
     def requests(self) -> list[str]:
         return self._server.requests
+
+    @property
+    def authorizations(self) -> list[str]:
+        """The ``Authorization`` header of every request received (empty string: none), before any check."""
+        return self._server.authorizations
+
+    def redirect_to(self, base_url: str, status: int = 302) -> None:
+        """Answer every request with a redirect to the same path under ``base_url`` (a hostile or moved server)."""
+        self._server.redirect, self._server.redirect_status = base_url.rstrip("/"), status
 
     def set_password(self, password: str | Callable[[], str]) -> None:
         """Rotate the password the server accepts (like changing the Gitea admin's)."""

@@ -243,3 +243,40 @@ def test_a_server_that_resets_connections_is_named_unreachable(tmp_path) -> None
     finally:
         listener.close()
     assert str(err.value) == f"{shown} (branch main): the Git server is unreachable (ls-remote failed)"
+
+
+# --------------------------------------------------------------------------- redirects
+
+
+@pytest.fixture
+def elsewhere(tmp_path: Path):
+    """A second Git server, reached as ``localhost`` (another host than ``127.0.0.1``), that logs credentials."""
+    from gitserver import GitServer
+
+    server = GitServer(tmp_path / "elsewhere").start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.mark.parametrize("status", [301, 302, 307, 308])
+def test_a_redirect_to_another_host_is_refused_and_gets_no_credentials(git_server, elsewhere, status: int) -> None:
+    r = remote(git_server)
+    other = elsewhere.create()
+    git_server.redirect_to(elsewhere.base_url.replace("127.0.0.1", "localhost"), status)
+    with pytest.raises(gitrepo.GitRepoError) as err:
+        gitrepo.publish(r, {"a": b"1"})
+    assert str(err.value) == (
+        f"{r.url} (branch main): the Git server answered with a redirect (HTTP {status}); redirects are refused "
+        "so that the credentials only go to the configured URL: set the repository URL to where it lives"
+    )
+    assert git_server.authorizations and elsewhere.authorizations == []
+    assert commits(elsewhere.bare()) == 0 and other
+
+
+def test_a_redirect_on_the_same_host_is_refused_too(git_server) -> None:
+    r = remote(git_server)
+    git_server.redirect_to(git_server.base_url + "/moved")
+    with pytest.raises(gitrepo.GitRepoError, match=r"answered with a redirect \(HTTP 302\); redirects are refused"):
+        gitrepo.publish(r, {"a": b"1"})
