@@ -406,16 +406,15 @@ class _Git:
         return out.split()[0] if out.strip() else None
 
     def tree(self, commit: str) -> dict[str, tuple[str, str]]:
-        """``{path: (mode, blob id)}`` of a fetched commit."""
+        """``{path: (mode, object id)}`` of every entry of a fetched commit: files, symlinks and submodules."""
         out = self.run("ls-tree", "ls-tree", "-r", "-z", "--full-tree", commit)
         entries: dict[str, tuple[str, str]] = {}
         for item in out.split("\0"):
             if not item:
                 continue
             info, path = item.split("\t", 1)
-            mode, kind, sha = info.split()
-            if kind == "blob":
-                entries[path] = (mode, sha)
+            mode, _kind, sha = info.split()
+            entries[path] = (mode, sha)
         return entries
 
     def blob(self, sha: str) -> bytes:
@@ -423,6 +422,10 @@ class _Git:
 
     def store(self, data: bytes) -> str:
         return str(self.repo.odb.store(IStream(b"blob", len(data), BytesIO(data))).hexsha.decode())
+
+
+#: The mode of every file the publisher writes.
+_FILE = "100644"
 
 
 def blob_id(data: bytes) -> str:
@@ -473,16 +476,18 @@ def publish(
             repo.run("fetch", "fetch", "--quiet", "--no-tags", "--depth=1", remote.url, f"refs/heads/{remote.branch}")
             head = repo.run("rev-parse", "rev-parse", "FETCH_HEAD").strip()
             existing = repo.tree(head)
-        desired: dict[str, str] = {p: blob_id(data) for p, data in full.items()}
+        desired: dict[str, tuple[str, str]] = {p: (_FILE, blob_id(data)) for p, data in full.items()}
         for rel, plaintext in (secrets or {}).items():
             path = str(PurePosixPath(prefix, rel)) if prefix else rel
             old = existing.get(path)
-            if old is not None and _same_secret(repo.blob(old[1]), plaintext, recipient, identity):
-                desired[path] = old[1]
+            if old is not None and old[0] == _FILE and _same_secret(repo.blob(old[1]), plaintext, recipient, identity):
+                desired[path] = old
             else:
                 full[path] = encrypt(plaintext, recipient)
-                desired[path] = blob_id(full[path])
-        managed = {p: sha for p, (_, sha) in existing.items() if _under(p, prefix)}
+                desired[path] = (_FILE, blob_id(full[path]))
+        # Under the prefix every entry is ours (a symlink or submodule there becomes the file);
+        # outside it every entry is kept exactly, with its mode.
+        managed = {p: e for p, e in existing.items() if _under(p, prefix)}
         added = sorted(set(desired) - set(managed))
         removed = sorted(set(managed) - set(desired))
         changed = sorted(p for p in set(desired) & set(managed) if desired[p] != managed[p])
@@ -491,7 +496,7 @@ def publish(
         for path in [*added, *changed]:
             repo.store(full[path])
         entries = {p: e for p, e in existing.items() if not _under(p, prefix)}
-        entries.update({p: ("100644", sha) for p, sha in desired.items()})
+        entries.update(desired)
         index_env = {"GIT_INDEX_FILE": repo.index}
         listing = "".join(f"{mode} {sha}\t{path}\0" for path, (mode, sha) in sorted(entries.items()))
         repo.run("update-index", "update-index", "-z", "--add", "--index-info", stdin=listing.encode(), env=index_env)

@@ -280,3 +280,65 @@ def test_a_redirect_on_the_same_host_is_refused_too(git_server) -> None:
     git_server.redirect_to(git_server.base_url + "/moved")
     with pytest.raises(gitrepo.GitRepoError, match=r"answered with a redirect \(HTTP 302\); redirects are refused"):
         gitrepo.publish(r, {"a": b"1"})
+
+
+# --------------------------------------------------------------------------- paths outside the prefix
+
+
+def push_tree(tmp_path: Path, url: str, server, entries: list[tuple[str, str, bytes | str]]) -> None:
+    """Push one commit whose tree is ``entries`` (mode, path, blob bytes or a commit id for a gitlink)."""
+    work = tmp_path / "seed"
+    subprocess.run(["git", "init", "-q", "-b", "main", str(work)], check=True)
+    for mode, path, data in entries:
+        sha = data if isinstance(data, str) else git_in(work, data, "hash-object", "-w", "--stdin").strip()
+        git(work, "update-index", "--add", "--cacheinfo", f"{mode},{sha},{path}")
+    git(work, "-c", "user.name=x", "-c", "user.email=x@x", "commit", "-qm", "theirs")
+    authed = url.replace("http://", f"http://{server.username}:{server.password}@")
+    git(work, "push", "-q", authed, "main:main")
+
+
+def git_in(repo: Path, data: bytes, *args: str) -> str:
+    return subprocess.run(["git", "-C", str(repo), *args], input=data, capture_output=True, check=True).stdout.decode()
+
+
+def test_submodules_symlinks_and_modes_outside_the_prefix_are_kept_exactly(git_server, tmp_path) -> None:
+    url = git_server.create()
+    gitlink = "0123456789abcdef0123456789abcdef01234567"
+    push_tree(
+        tmp_path,
+        url,
+        git_server,
+        [
+            ("100644", "README.md", b"hello\n"),
+            ("120000", "docs/link", b"../README.md"),
+            ("100755", "tools/run.sh", b"#!/bin/sh\n"),
+            ("160000", "vendor/charts", gitlink),
+            ("100644", "platform/old.yaml", b"x: 1\n"),
+        ],
+    )
+    bare = git_server.bare()
+    before = {p: git(bare, "ls-tree", "main", p) for p in ("README.md", "docs/link", "tools/run.sh", "vendor/charts")}
+    out = gitrepo.publish(remote(git_server, url=url), {"new.yaml": b"y: 1\n"}, prefix="platform")
+    assert out.committed and out.added == ("platform/new.yaml",) and out.removed == ("platform/old.yaml",)
+    after = {p: git(bare, "ls-tree", "main", p) for p in before}
+    assert after == before
+    assert after["vendor/charts"].startswith(f"160000 commit {gitlink}")
+    assert after["docs/link"].startswith("120000 blob")
+
+
+def test_a_symlink_or_submodule_under_the_prefix_is_replaced_by_the_file(git_server, tmp_path) -> None:
+    url = git_server.create()
+    push_tree(
+        tmp_path,
+        url,
+        git_server,
+        [("120000", "platform/a.yaml", b"a: 1\n"), ("160000", "platform/b", "89abcdef" * 5)],
+    )
+    out = gitrepo.publish(remote(git_server, url=url), {"a.yaml": b"a: 1\n"}, prefix="platform")
+    assert out.committed and out.changed == ("platform/a.yaml",) and out.removed == ("platform/b",)
+    assert git(git_server.bare(), "ls-tree", "-r", "main").split() == [
+        "100644",
+        "blob",
+        gitrepo.blob_id(b"a: 1\n"),
+        "platform/a.yaml",
+    ]
