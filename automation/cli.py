@@ -9,7 +9,6 @@ run the engine. Each failure before the engine is one line on stderr and exit 2.
 from __future__ import annotations
 
 import argparse
-import importlib
 import json
 import os
 import sys
@@ -20,8 +19,9 @@ from typing import Any, TextIO
 from pulumi import automation as auto
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
-from automation import backend, cli_install, dashboard, stackfile
+from automation import backend, cli_install, operate, stackfile
 from automation.progress import LiveProgress, Progress
 from components import config
 
@@ -64,7 +64,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--policy-pack-config", action="append", default=[], metavar="FILE", help="JSON config for each policy pack"
     )
 
-    sub = parser.add_subparsers(dest="command", required=True, metavar="{" + ",".join(COMMANDS) + "}")
+    names = COMMANDS + tuple(c for c in operate.COMMANDS if c not in COMMANDS)  # + the day-two commands
+    sub = parser.add_subparsers(dest="command", required=True, metavar="{" + ",".join(names) + "}")
     preview = sub.add_parser("preview", parents=[common, engine, policy], help="show what would change")
     preview.add_argument(
         "--expect-no-changes", action="store_true", help=f"exit {DRIFT} when anything would change (drift)"
@@ -75,10 +76,9 @@ def build_parser() -> argparse.ArgumentParser:
     destroy = sub.add_parser("destroy", parents=[common, engine], help="remove everything, in order")
     destroy.add_argument("--yes", "-y", action="store_true", help=f"required for any stack but {UNGUARDED_STACK}")
     sub.add_parser("refresh", parents=[common, engine], help="read the live state into the stack")
-    sub.add_parser("status", parents=[common], help="tenant Kustomizations per cluster, from the live cluster")
+    operate.add_parsers(sub)
     outputs = sub.add_parser("outputs", parents=[common], help="the stack outputs")
     outputs.add_argument("--show-secrets", action="store_true", help="print secret outputs in plaintext")
-    dashboard.add_arguments(sub.add_parser("dashboard", help="web view of the sources, Helm releases, suspend/resume"))
     return parser
 
 
@@ -94,18 +94,6 @@ def open_stack(root: Path, stack: str, chosen: backend.Backend, command: auto.Pu
         pulumi_command=command,
     )
     return auto.create_or_select_stack(stack_name=stack, work_dir=str(root), opts=opts)
-
-
-def kube_api(context: str | None) -> Any:
-    """A CustomObjectsApi for the stack's kube context."""
-    from kubernetes import client
-    from kubernetes import config as kube_config
-
-    try:
-        kube_config.load_kube_config(context=context)
-    except Exception as exc:  # ConfigException, missing file: one line for the user
-        raise UsageError(f"cannot load kube context {context or '(current)'}: {exc}") from None
-    return client.CustomObjectsApi()
 
 
 # --------------------------------------------------------------------------- results
@@ -168,8 +156,8 @@ class Run:
 
     def print_outputs(self, outputs: Mapping[str, Any]) -> None:
         table = Table("output", "value", box=None, header_style="bold")
-        for key, value in outputs.items():
-            table.add_row(key, value if isinstance(value, str) else json.dumps(value, sort_keys=True))
+        for key, value in outputs.items():  # Text, not markup: "[secret]" and "[...]" print as they are
+            table.add_row(Text(key), Text(value if isinstance(value, str) else json.dumps(value, sort_keys=True)))
         Console(file=self.out, highlight=False).print(table)
 
     def policy_packs(self) -> dict[str, Any]:
@@ -227,45 +215,6 @@ class Run:
             self.print_outputs(outputs)
         return OK
 
-    def status(self) -> int:
-        """Tenant sources per cluster from the live clusters; exit 1 when something is not Ready."""
-        tenants = self.stack.outputs().get("tenants")
-        if tenants is None:
-            raise UsageError(
-                f"stack {self.args.stack} has no 'tenants' output yet: run `python -m automation up` first"
-            )
-        try:
-            status = importlib.import_module("automation.status")
-        except ImportError as exc:
-            raise UsageError(f"status is not available in this checkout ({exc})") from None
-        clusters: dict[str, Any] = {}
-        for name, text in attached_kubeconfigs(self.stack.get_all_config()).items():
-            try:
-                clusters.update(status.clients_from_kubeconfigs({name: text}))
-            except Exception:  # an unusable kubeconfig shows as Unreachable in the rows
-                continue
-        rows = status.collect(kube_api(self.file.kube_context), tenants.value, clusters)
-        if self.args.json:
-            self.out.write(status.to_json(rows) + "\n")
-        else:
-            Console(file=self.out, highlight=False).print(status.render_table(rows))
-        return OK if status.healthy(rows) else FAILED
-
-
-def attached_kubeconfigs(all_config: Mapping[str, auto.ConfigValue]) -> dict[str, str]:
-    """Attached cluster name -> kubeconfig text, from the stack's (decrypted) ``kommander:workspaces``."""
-    value = all_config.get(f"{config.PROJECT}:workspaces")
-    try:
-        workspaces = json.loads(value.value) if value is not None else []
-    except (TypeError, ValueError):
-        return {}
-    out: dict[str, str] = {}
-    for workspace in workspaces if isinstance(workspaces, list) else []:
-        for cluster in workspace.get("clusters", []) if isinstance(workspace, dict) else []:
-            if isinstance(cluster, dict) and isinstance(cluster.get("kubeconfig"), str):
-                out[str(cluster.get("name"))] = cluster["kubeconfig"]
-    return out
-
 
 def _fail(message: str, code: int) -> int:
     print(f"error: {message}", file=sys.stderr)
@@ -288,8 +237,8 @@ def main(
         file = stackfile.load(root, args.stack)
     except config.ConfigError as exc:
         return _fail(str(exc), USAGE)
-    if args.command == "dashboard":  # reads the clusters itself: no engine, no backend
-        return dashboard.main(args, file, env)
+    if args.command in operate.COMMANDS:  # the live clusters only: no engine, no backend
+        return operate.run(args, file, env, out)
     if args.command == "destroy" and args.stack != UNGUARDED_STACK and not args.yes:
         return _fail(f"destroy of stack {args.stack!r} removes the whole platform; pass --yes to confirm", USAGE)
     try:
