@@ -21,7 +21,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from automation import backend, cli_install, operate, stackfile
+from automation import backend, cli_install, dashboard, operate, stackfile
 from automation.progress import LiveProgress, Progress
 from components import config
 
@@ -79,6 +79,7 @@ def build_parser() -> argparse.ArgumentParser:
     operate.add_parsers(sub)
     outputs = sub.add_parser("outputs", parents=[common], help="the stack outputs")
     outputs.add_argument("--show-secrets", action="store_true", help="print secret outputs in plaintext")
+    dashboard.add_arguments(sub.add_parser("dashboard", help="web view of the sources, Helm releases, suspend/resume"))
     return parser
 
 
@@ -239,6 +240,8 @@ def main(
         return _fail(str(exc), USAGE)
     if args.command in operate.COMMANDS:  # the live clusters only: no engine, no backend
         return operate.run(args, file, env, out)
+    if args.command == "dashboard":  # reads the clusters itself: no engine, no backend
+        return dashboard.main(args, file, env)
     if args.command == "destroy" and args.stack != UNGUARDED_STACK and not args.yes:
         return _fail(f"destroy of stack {args.stack!r} removes the whole platform; pass --yes to confirm", USAGE)
     try:
