@@ -2,12 +2,15 @@
 
 :class:`Progress` folds :class:`pulumi.automation.events.EngineEvent` objects into
 plain state; :func:`render` and :func:`render_summary` turn that state into rich
-renderables. Nothing here reads a clock or a terminal, so recorded events render
-the same way in tests as live ones do in :class:`LiveProgress`.
+renderables, :func:`step_line` into one plain line per resource step (outside a terminal),
+and :func:`diff_lines` into per-property diffs (``preview --diff``). Nothing here reads a
+clock or a terminal, so recorded events render the same way in tests as live ones do in :class:`LiveProgress`.
 """
 
 from __future__ import annotations
 
+import json
+import re
 import threading
 import time
 from collections.abc import Iterable
@@ -36,6 +39,18 @@ _VERBS = {
     OpType.IMPORT: "importing",
 }
 _STYLE = {"running": "yellow", "done": "green", "failed": "bold red"}
+_SIGNS = {
+    "create": "+",
+    "delete": "-",
+    "update": "~",
+    "replace": "+-",
+    "create-replacement": "+-",
+    "delete-replaced": "--",
+}
+#: Pulumi's marker of a secret value in engine events (``sig.Secret``).
+SECRET_SIG = "4dabf18193072939515e22adb298388d"
+#: A value longer than this is cut in a diff line.
+MAX_VALUE = 160
 
 
 def resource_name(urn: str) -> str:
@@ -59,6 +74,98 @@ class Step:
         return resource_name(self.urn)
 
 
+@dataclass(frozen=True)
+class PropertyChange:
+    """One property of a resource that a step changes."""
+
+    path: str
+    kind: str
+    """``add``, ``delete``, ``update`` (``-replace`` when it forces a replacement)."""
+    old: Any
+    new: Any
+
+
+@dataclass(frozen=True)
+class StepDiff:
+    """What a step does to one resource, per property."""
+
+    op: str
+    type: str
+    name: str
+    properties: tuple[PropertyChange, ...]
+
+
+_PATH = re.compile(r'\.?([^.\[\]]+)|\["((?:[^"\\]|\\.)*)"\]|\[(\d+)\]')
+
+
+def _lookup(value: Any, path: str) -> Any:
+    """The value at a Pulumi property path (``spec.items[0].name``, ``data["a.b"]``), or None."""
+    pos = 0
+    while pos < len(path) and value is not None:
+        m = _PATH.match(path, pos)
+        if m is None:
+            return None
+        key: Any = m.group(1) if m.group(1) is not None else m.group(2)
+        if m.group(3) is not None:
+            key = int(m.group(3))
+        if isinstance(value, dict) and SECRET_SIG in value:
+            return value
+        try:
+            value = value[key]
+        except (KeyError, IndexError, TypeError):
+            return None
+        pos = m.end()
+    return value
+
+
+def _masked(value: Any) -> Any:
+    """``value`` with every secret replaced by ``[secret]``."""
+    if isinstance(value, dict):
+        if SECRET_SIG in value:
+            return "[secret]"
+        return {k: _masked(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_masked(v) for v in value]
+    return value
+
+
+def step_diff(meta: StepEventMetadata) -> StepDiff:
+    """The per-property changes of a step, from its detailed diff (else its changed top-level keys)."""
+    old = dict((meta.old.inputs if meta.old else None) or {})
+    new = dict((meta.new.inputs if meta.new else None) or {})
+    props: list[PropertyChange] = []
+    if meta.detailed_diff:
+        for path, diff in sorted(meta.detailed_diff.items()):
+            kind = str(getattr(diff.diff_kind, "value", diff.diff_kind))
+            props.append(PropertyChange(path, kind, _masked(_lookup(old, path)), _masked(_lookup(new, path))))
+    else:
+        for key in sorted(meta.diffs or []):
+            props.append(PropertyChange(key, "update", _masked(old.get(key)), _masked(new.get(key))))
+    return StepDiff(str(_op_value(meta.op)), meta.type, resource_name(meta.urn), tuple(props))
+
+
+def _value(value: Any) -> str:
+    text = json.dumps(value, sort_keys=True, default=str) if value is not None else "(none)"
+    return text if len(text) <= MAX_VALUE else text[: MAX_VALUE - 1] + "…"
+
+
+def diff_lines(diffs: Iterable[StepDiff]) -> list[str]:
+    """``~ update <type> <name>`` then one ``    ~ path: old => new`` line per property."""
+    out = []
+    for d in diffs:
+        out.append(f"{_SIGNS.get(d.op, '~')} {d.op} {d.type} {d.name}")
+        for p in d.properties:
+            sign = {"add": "+", "delete": "-"}.get(p.kind.removesuffix("-replace"), "~")
+            forces = " (forces replacement)" if p.kind.endswith("-replace") else ""
+            if sign == "+":
+                out.append(f"    + {p.path}: {_value(p.new)}{forces}")
+            elif sign == "-":
+                out.append(f"    - {p.path}: {_value(p.old)}{forces}")
+            else:
+                out.append(f"    ~ {p.path}: {_value(p.old)} => {_value(p.new)}{forces}")
+    return out
+
+
 @dataclass
 class Progress:
     """The state of one engine operation, folded from its events."""
@@ -71,6 +178,8 @@ class Progress:
     changes: dict[str, int] | None = None
     duration: int | None = None
     policy_violations: list[str] = field(default_factory=list)
+    diffs: dict[str, StepDiff] = field(default_factory=dict)
+    """Per resource URN, what its step changes (every step but ``same``)."""
 
     def apply(self, event: EngineEvent) -> None:
         """Fold one engine event into the state."""
@@ -102,6 +211,7 @@ class Progress:
             self.unchanged += 1
             return
         op = str(_op_value(meta.op))
+        self.diffs[meta.urn] = step_diff(meta)
         self.steps[meta.urn] = Step(urn=meta.urn, type=meta.type, op=op, status="running", started=ts)
 
     def _finish(self, meta: StepEventMetadata, ts: int, status: str) -> None:
@@ -133,6 +243,30 @@ def _verb(op: str) -> str:
         return _VERBS.get(OpType(op), op)
     except ValueError:
         return op
+
+
+_DONE = {"create": "created", "update": "updated", "delete": "deleted", "replace": "replaced", "read": "read",
+         "refresh": "refreshed", "import": "imported"}  # fmt: skip
+
+
+def step_line(progress: Progress, event: EngineEvent) -> str | None:
+    """One plain line for a resource step's start or end (after ``progress.apply(event)``), else None."""
+    meta = None
+    if event.resource_pre_event is not None:
+        meta = event.resource_pre_event.metadata
+    elif event.res_outputs_event is not None:
+        meta = event.res_outputs_event.metadata
+    elif event.res_op_failed_event is not None:
+        meta = event.res_op_failed_event.metadata
+    step = progress.steps.get(meta.urn) if meta is not None else None
+    if step is None:
+        return None
+    if step.status == "running":
+        return f"{_verb(step.op)} {step.type} {step.name}"
+    took = format_elapsed((step.finished or step.started) - step.started)
+    if step.status == "failed":
+        return f"failed to {step.op} {step.type} {step.name} after {took}"
+    return f"{_DONE.get(step.op, step.op + ' done')} {step.type} {step.name} in {took}"
 
 
 def fold(events: Iterable[EngineEvent]) -> Progress:
@@ -216,6 +350,11 @@ class LiveProgress:
     def on_event(self, event: EngineEvent) -> None:
         with self._lock:
             self.progress.apply(event)
+            if not self._enabled:  # no terminal (CI, a pipe): one line per resource step, as it happens
+                line = step_line(self.progress, event)
+                if line is not None:
+                    self._console.print(Text(line), soft_wrap=True)
+                    self._console.file.flush()
 
     def __enter__(self) -> LiveProgress:
         if self._enabled:

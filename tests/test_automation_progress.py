@@ -88,7 +88,10 @@ def test_live_view_caps_the_rows() -> None:
 
 
 def test_summary_lists_changes_failures_and_errors() -> None:
-    events = [*recorded(), EngineEvent(8, T0 + 10, summary_event=SummaryEvent(False, 10, {"create": 2, "same": 1}, {}))]
+    events = [
+        *recorded(),
+        EngineEvent(8, T0 + 10, summary_event=SummaryEvent(False, 10, {OpType.CREATE: 2, OpType.SAME: 1}, {})),
+    ]
     state = progress.fold(events)
     assert state.changes == {"create": 2, "same": 1} and state.duration == 10
     out = text(progress.render_summary(state, "up dev"))
@@ -159,3 +162,101 @@ def test_live_view_renders_on_a_terminal() -> None:
     out = buffer.getvalue()
     assert "up dev · 1 done · 1 running · 1 failed · 1 unchanged ·" in out  # drawn by the live view
     assert "up dev: no resources" in out  # the summary, after the live view is gone
+
+
+def test_outside_a_terminal_each_step_is_one_line_as_it_happens() -> None:
+    console = Console(record=True, width=80, color_system=None, force_terminal=False)
+    seen: list[str] = []
+    with progress.LiveProgress(console, "up dev", enabled=False) as view:
+        for event in recorded():
+            view.on_event(event)
+            seen.append(console.export_text(clear=False))
+    assert seen[1] == "creating kubernetes:core/v1:Namespace kommander-ns-kommander\n"  # before the step ends
+    lines = console.export_text().splitlines()
+    assert lines[:5] == [
+        "creating kubernetes:core/v1:Namespace kommander-ns-kommander",
+        "created kubernetes:core/v1:Namespace kommander-ns-kommander in 1s",
+        "creating kubernetes:helm.sh/v3:Release kommander-flux",
+        "creating kubernetes:cert-manager.io/v1:Certificate kommander-ca",
+        "failed to create kubernetes:cert-manager.io/v1:Certificate kommander-ca after 6s",
+    ]
+
+
+KS_URN = "urn:pulumi:staging::kommander::kubernetes:kustomize.toolkit.fluxcd.io/v1:Kustomization::shop-web-e1"
+SECRET_URN = "urn:pulumi:staging::kommander::kubernetes:core/v1:Secret::shop-api-credentials"
+
+
+def test_preview_diff_per_property_from_the_engine_log_json() -> None:
+    """The detailed diff the engine reports for each step, with old and new inputs; secrets stay masked."""
+    secret = {progress.SECRET_SIG: "1b47061264138c4ac30d75fd1eb44270", "value": "hunter2"}
+    log = [
+        {
+            "sequence": 1,
+            "timestamp": T0,
+            "resourcePreEvent": {
+                "metadata": {
+                    "op": "update",
+                    "urn": KS_URN,
+                    "type": "kubernetes:kustomize.toolkit.fluxcd.io/v1:Kustomization",
+                    "old": {"inputs": {"spec": {"suspend": False, "path": "./a", "interval": "1m"}, "metadata": {}}},
+                    "new": {
+                        "inputs": {
+                            "spec": {"suspend": True, "path": "./a"},
+                            "metadata": {"labels": {"kommander.d2iq.io/project": "shop"}},
+                        }
+                    },
+                    "diffs": ["spec", "metadata"],
+                    "detailedDiff": {
+                        "spec.suspend": {"diffKind": "update", "inputDiff": True},
+                        "spec.interval": {"diffKind": "delete", "inputDiff": True},
+                        'metadata.labels["kommander.d2iq.io/project"]': {"diffKind": "add", "inputDiff": True},
+                    },
+                }
+            },
+        },
+        {
+            "sequence": 2,
+            "timestamp": T0,
+            "resourcePreEvent": {
+                "metadata": {
+                    "op": "replace",
+                    "urn": SECRET_URN,
+                    "type": "kubernetes:core/v1:Secret",
+                    "old": {"inputs": {"stringData": secret, "metadata": {"name": "a"}}},
+                    "new": {"inputs": {"stringData": secret, "metadata": {"name": "b"}}},
+                    "diffs": ["stringData", "metadata"],
+                    "detailedDiff": {
+                        "metadata.name": {"diffKind": "update-replace", "inputDiff": True},
+                        "stringData.password": {"diffKind": "update", "inputDiff": True},
+                    },
+                }
+            },
+        },
+    ]
+    state = progress.fold(EngineEvent.from_json(e) for e in log)
+    assert progress.diff_lines(state.diffs.values()) == [
+        "~ update kubernetes:kustomize.toolkit.fluxcd.io/v1:Kustomization shop-web-e1",
+        '    + metadata.labels["kommander.d2iq.io/project"]: "shop"',
+        '    - spec.interval: "1m"',
+        "    ~ spec.suspend: false => true",
+        "+- replace kubernetes:core/v1:Secret shop-api-credentials",
+        '    ~ metadata.name: "a" => "b" (forces replacement)',
+        '    ~ stringData.password: "[secret]" => "[secret]"',
+    ]
+    assert "hunter2" not in repr(state.diffs)
+
+
+def test_diff_without_a_detailed_diff_uses_the_changed_keys() -> None:
+    meta = StepEventMetadata(
+        op=OpType.UPDATE,
+        urn=NS_URN,
+        type="kubernetes:core/v1:Namespace",
+        provider="",
+        diffs=["metadata"],
+        old=None,
+        new=None,
+    )
+    assert progress.diff_lines([progress.step_diff(meta)]) == [
+        "~ update kubernetes:core/v1:Namespace kommander-ns-kommander",
+        "    ~ metadata: (none) => (none)",
+    ]
