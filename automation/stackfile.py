@@ -111,8 +111,8 @@ def raw_config(values: Mapping[str, Any], defaults: Mapping[str, Any]) -> tuple[
             continue
         clean, had_secret = _placeholders(value)
         raw[name] = _decode(clean)
-        if had_secret:
-            secret.append(name)
+        if had_secret:  # the encrypted leaves, not the whole key: a plaintext secret field beside one is an error
+            secret.extend(config.secure_leaf_paths(name, value))
     return raw, secret
 
 

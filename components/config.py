@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 import re
 import unicodedata
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Annotated, Any, Literal, get_args, get_origin
 from urllib.parse import SplitResult, urlsplit
@@ -27,6 +27,7 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    PrivateAttr,
     SecretStr,
     StringConstraints,
     ValidationError,
@@ -56,6 +57,9 @@ KEYS = (
     "protect",
 )
 
+#: A path into the config: ``("workspaces", 0, "clusters", 1, "kubeconfig")``.
+ConfigPath = tuple[str | int, ...]
+
 #: Secret leaves: these fields must come from ``pulumi config set --secret``.
 SECRET_FIELDS = frozenset({"kubeconfig", "password", "identity", "knownHosts", "eabHmacKey"})
 
@@ -76,13 +80,13 @@ _VERSION = re.compile(r"^v?[0-9]+\.[0-9]+\.[0-9]+([-+][0-9A-Za-z.-]+)?$")
 
 
 def dns_label(value: str) -> str:
-    if len(value) > 63 or not _DNS1123_LABEL.match(value):
+    if len(value) > 63 or not _DNS1123_LABEL.fullmatch(value):
         raise ValueError(f"{value!r} is not a valid DNS-1123 label (lowercase letters, digits and '-', at most 63)")
     return value
 
 
 def dns_subdomain(value: str) -> str:
-    if len(value) > 253 or not _DNS1123_SUBDOMAIN.match(value):
+    if len(value) > 253 or not _DNS1123_SUBDOMAIN.fullmatch(value):
         raise ValueError(f"{value!r} is not a valid DNS-1123 subdomain")
     return value
 
@@ -91,7 +95,7 @@ def _label_key(key: str) -> str:
     prefix, _, name = key.rpartition("/")
     if prefix:
         dns_subdomain(prefix)
-    if len(name) > 63 or not _LABEL_NAME.match(name):
+    if len(name) > 63 or not _LABEL_NAME.fullmatch(name):
         raise ValueError(f"{key!r} is not a valid label key")
     return key
 
@@ -99,7 +103,7 @@ def _label_key(key: str) -> str:
 def labels(value: dict[str, str]) -> dict[str, str]:
     for key, val in value.items():
         _label_key(key)
-        if len(val) > 63 or not _LABEL_VALUE.match(val):
+        if len(val) > 63 or not _LABEL_VALUE.fullmatch(val):
             raise ValueError(f"label {key}: {val!r} is not a valid label value")
     return value
 
@@ -183,19 +187,19 @@ def chart_source(value: str) -> str:
 
 
 def duration(value: str) -> str:
-    if not _DURATION.match(value):
+    if not _DURATION.fullmatch(value):
         raise ValueError(f"{value!r} is not a valid duration (for example '1m', '10m0s', '1h')")
     return value
 
 
 def quantity(value: str) -> str:
-    if not _QUANTITY.match(value):
+    if not _QUANTITY.fullmatch(value):
         raise ValueError(f"{value!r} is not a valid Kubernetes quantity (for example '100m', '256Mi')")
     return value
 
 
 def version(value: str) -> str:
-    if not _VERSION.match(value):
+    if not _VERSION.fullmatch(value):
         raise ValueError(f"{value!r} is not a valid version (for example '1.2.3' or 'v1.2.3')")
     return value
 
@@ -237,6 +241,14 @@ def _unique(items: Iterable[Any], key: str) -> None:
 
 class _Model(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=False, hide_input_in_errors=True)
+
+    _secret_fields: frozenset[str] = PrivateAttr(default=frozenset())
+    _secret_all: bool = PrivateAttr(default=False)
+
+    def is_secret(self, field: str) -> bool:
+        """Whether ``field`` holds a value set as a secret (all of it, or a leaf inside it): wrap it in
+        ``pulumi.Output.secret`` wherever it is used."""
+        return self._secret_all or field in self._secret_fields
 
 
 # --------------------------------------------------------------------------- sections
@@ -307,7 +319,7 @@ class Acme(_Model):
     @field_validator("email")
     @classmethod
     def _email(cls, value: str) -> str:
-        if not re.match(r"^[^@\s]+@[^@\s]+\.[^@\s]+$", value):
+        if not re.fullmatch(r"^[^@\s]+@[^@\s]+\.[^@\s]+$", value):
             raise ValueError(f"{value!r} is not a valid email address")
         return value
 
@@ -351,7 +363,7 @@ class Gitea(_Model):
     @field_validator("branch")
     @classmethod
     def _branch(cls, value: str) -> str:
-        if not re.match(r"^[A-Za-z0-9][A-Za-z0-9._/-]*$", value) or ".." in value or value.endswith((".lock", "/")):
+        if not re.fullmatch(r"^[A-Za-z0-9][A-Za-z0-9._/-]*$", value) or ".." in value or value.endswith((".lock", "/")):
             raise ValueError(f"{value!r} is not a valid Git branch name")
         return value
 
@@ -359,7 +371,7 @@ class Gitea(_Model):
     @classmethod
     def _prefix(cls, value: str) -> str:
         value = value.strip("/")
-        if value and (".." in value.split("/") or not re.match(r"^[A-Za-z0-9._/-]+$", value)):
+        if value and (".." in value.split("/") or not re.fullmatch(r"^[A-Za-z0-9._/-]+$", value)):
             raise ValueError(f"{value!r} is not a valid relative path")
         return value
 
@@ -433,7 +445,7 @@ class GitRef(_Model):
         set_ = [k for k in ("branch", "tag", "semver", "commit") if getattr(self, k)]
         if len(set_) != 1:
             raise ValueError(f"set exactly one of branch, tag, semver, commit (got {set_ or 'none'})")
-        if self.commit and not re.match(r"^[0-9a-f]{7,40}$", self.commit):
+        if self.commit and not re.fullmatch(r"^[0-9a-f]{7,40}$", self.commit):
             raise ValueError(f"commit {self.commit!r} is not a hexadecimal Git SHA")
         return self
 
@@ -552,6 +564,18 @@ class StackConfig(_Model):
     projects: list[Project] = Field(default_factory=list)
     protect: bool = False
 
+    _secret_paths: frozenset[ConfigPath] = PrivateAttr(default=frozenset())
+
+    @property
+    def secret_paths(self) -> frozenset[ConfigPath]:
+        """The config paths that were set as secrets (``("gitea", "authorEmail")``; a whole key: ``("gitea",)``)."""
+        return self._secret_paths
+
+    def holds_secret(self, *path: str | int) -> bool:
+        """Whether the value at ``path`` is secret or holds a secret leaf (``holds_secret("apps", "web")``)."""
+        n = len(path)
+        return any(p[:n] == path or path[: len(p)] == p for p in self._secret_paths)
+
     @field_validator("helmMirrorCaFile")
     @classmethod
     def _ca_file(cls, value: Path | None) -> Path | None:
@@ -631,6 +655,82 @@ def platform_namespaces(cfg: StackConfig) -> dict[str, str]:
     }
 
 
+#: How deep free-form values (``apps.<app>.values``, ``overrides.<cluster>``) may nest: mappings and lists.
+MAX_DEPTH = 64
+#: The largest YAML of one app's values on one cluster: Kubernetes caps a ConfigMap's data at 1 MiB
+#: (1048576 bytes); 16 KiB of it are left for the object's metadata and the patch that carries values to an
+#: attached cluster.
+MAX_VALUES_BYTES = 1024 * 1024 - 16 * 1024
+_DUMPER: Any = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
+
+
+def _free_form(raw: Mapping[str, Any]) -> Iterator[tuple[ConfigPath, Any]]:
+    apps = raw.get("apps")
+    for name, app in apps.items() if isinstance(apps, Mapping) else ():
+        if not isinstance(app, Mapping):
+            continue
+        if "values" in app:
+            yield ("apps", name, "values"), app["values"]
+        overrides = app.get("overrides")
+        for cluster, values in overrides.items() if isinstance(overrides, Mapping) else ():
+            yield ("apps", name, "overrides", cluster), values
+
+
+def _depth(value: Any) -> int:
+    """Nesting of mappings and lists (a scalar: 0), counted without recursion and up to ``MAX_DEPTH + 1``."""
+    deepest = 0
+    stack = [(value, 1)]
+    while stack:
+        node, level = stack.pop()
+        children = node.values() if isinstance(node, Mapping) else node if isinstance(node, list) else None
+        if children is None:
+            continue
+        deepest = max(deepest, level)
+        if level > MAX_DEPTH:
+            break
+        stack.extend((child, level + 1) for child in children)
+    return deepest
+
+
+def _free_form_depth(raw: Mapping[str, Any]) -> None:
+    for path, value in _free_form(raw):
+        if _depth(value) > MAX_DEPTH:
+            raise ConfigError(f"{PROJECT}:{format_path(path)}: nested more than {MAX_DEPTH} levels deep")
+
+
+def _merge(base: Mapping[str, Any], top: Mapping[str, Any]) -> dict[str, Any]:
+    """``top`` over ``base`` as Helm merges values: nested mappings merged, everything else replaced."""
+    out = dict(base)
+    for key, value in top.items():
+        old = out.get(key)
+        out[key] = _merge(old, value) if isinstance(value, Mapping) and isinstance(old, Mapping) else value
+    return out
+
+
+def _yaml_size(values: Mapping[str, Any]) -> int:
+    return len(yaml.dump(dict(values), Dumper=_DUMPER, sort_keys=True, allow_unicode=True).encode())
+
+
+def _values_size(cfg: StackConfig) -> None:
+    """An app's values on each of its clusters fit the ConfigMap (or patch) that carries them."""
+    for name, app in cfg.apps.items():
+        key = f"{PROJECT}:{format_path(('apps', name))}"
+        size = _yaml_size(app.values) if app.values else 0
+        if size > MAX_VALUES_BYTES:
+            raise ConfigError(f"{key}.values: {_too_large(size)}")
+        for cluster, override in app.overrides.items():
+            size = _yaml_size(_merge(app.values, override)) if override else 0
+            if size > MAX_VALUES_BYTES:
+                raise ConfigError(f"{key}.overrides.{cluster}: with values, {_too_large(size)}")
+
+
+def _too_large(size: int) -> str:
+    return (
+        f"{size:,} bytes as YAML, over the {MAX_VALUES_BYTES:,} one ConfigMap can hold (Kubernetes caps an "
+        "object at 1 MiB); keep large data in the chart or a file it reads"
+    )
+
+
 # --------------------------------------------------------------------------- errors
 
 
@@ -639,7 +739,7 @@ _PLAIN_KEY = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$")
 
 def key_segment(part: str, first: bool = False) -> str:
     """A key in a config path: ``.name`` when plain, ``['odd key']`` (quoted) otherwise."""
-    if _PLAIN_KEY.match(part):
+    if _PLAIN_KEY.fullmatch(part):
         return part if first else f".{part}"
     return f"[{part!r}]"
 
@@ -715,36 +815,151 @@ def _unknown_key_hint(raw: Mapping[str, Any]) -> None:
             )
 
 
-def _secret_leaves_are_secret(raw: Mapping[str, Any], secret_keys: Iterable[str]) -> None:
-    """A secret field may only be set in a key that Pulumi holds encrypted."""
-    secret = set(secret_keys)
+_PATH_KEY = re.compile(r"[A-Za-z_$][A-Za-z0-9_$-]*")
+_PATH_TOKEN = re.compile(r'\.([A-Za-z_$][A-Za-z0-9_$-]*)|\[([0-9]+)\]|\[("(?:[^"\\]|\\.)*")\]')
 
-    def walk(node: Any, path: str, top: str) -> None:
-        if isinstance(node, Mapping):
-            for k, v in node.items():
-                here = f"{path}.{k}"
-                if k in SECRET_FIELDS and v is not None and top not in secret:
-                    raise ConfigError(
-                        f"{PROJECT}:{here}: a secret; set it with "
-                        f"`pulumi config set --secret --path '{here}' …` so it is stored encrypted"
-                    )
-                walk(v, here, top)
-        elif isinstance(node, list):
-            for i, v in enumerate(node):
-                walk(v, f"{path}[{i}]", top)
 
-    for key, value in raw.items():
-        walk(value, key, key)
+def format_path(path: ConfigPath) -> str:
+    """A config path as ``pulumi config set --path`` writes it: ``workspaces[0].clusters[1].kubeconfig``."""
+    out = ""
+    for part in path:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        elif _PATH_KEY.fullmatch(part):
+            out += f".{part}" if out else part
+        else:
+            out += f"[{json.dumps(part)}]"
+    return out
+
+
+def split_path(text: str) -> ConfigPath:
+    """The inverse of :func:`format_path` (a top-level key alone is a path of one)."""
+    head = _PATH_KEY.match(text)
+    if head is None:
+        return (text,)
+    parts: list[str | int] = [head.group(0)]
+    pos = head.end()
+    while pos < len(text):
+        token = _PATH_TOKEN.match(text, pos)
+        if token is None:
+            return (text,)  # not a path: a key of its own
+        key, index, quoted = token.groups()
+        parts.append(key if key is not None else int(index) if index is not None else json.loads(quoted))
+        pos = token.end()
+    return tuple(parts)
+
+
+def _under(path: ConfigPath, secret: frozenset[ConfigPath]) -> bool:
+    return any(path[:i] in secret for i in range(1, len(path) + 1))
+
+
+def _walk(node: Any, path: ConfigPath) -> Iterator[tuple[ConfigPath, Any]]:
+    """Every (path, value) below ``node``, depth first, without recursion (any depth)."""
+    stack: list[tuple[ConfigPath, Any]] = [(path, node)]
+    while stack:
+        here, value = stack.pop()
+        yield here, value
+        if isinstance(value, Mapping):
+            stack.extend(((*here, k), v) for k, v in reversed(list(value.items())))
+        elif isinstance(value, list):
+            stack.extend(((*here, i), v) for i, v in reversed(list(enumerate(value))))
+
+
+def _secret_leaves_are_secret(raw: Mapping[str, Any], secret: frozenset[ConfigPath]) -> None:
+    """A secret field may only be set where Pulumi holds it encrypted: at that leaf, or a key around it."""
+    for path, value in _walk(raw, ()):
+        if path and path[-1] in SECRET_FIELDS and value is not None and not _under(path, secret):
+            here = format_path(path)
+            raise ConfigError(
+                f"{PROJECT}:{here}: a secret; set it with "
+                f"`pulumi config set --secret --path '{here}' …` so it is stored encrypted"
+            )
+
+
+def _secret_strings(raw: Mapping[str, Any], secret: frozenset[ConfigPath]) -> set[str]:
+    """The string values set as secrets (never to be echoed in a message)."""
+    return {v for path, v in _walk(raw, ()) if isinstance(v, str) and v and _under(path, secret)}
+
+
+def _redact(message: str, secrets: set[str]) -> str:
+    """``message`` (one problem a line, each ``<key>: <what>``) with every secret value taken out of ``<what>``."""
+    lines = []
+    for line in message.split("\n"):
+        key, sep, what = line.partition(": ")
+        for value in sorted(secrets, key=len, reverse=True):
+            what = what.replace(repr(value), "(a secret value)")
+            if len(value) >= 4:
+                what = what.replace(value, "(a secret value)")
+        lines.append(f"{key}{sep}{what}")
+    return "\n".join(lines)
+
+
+def _mark_secrets(cfg: StackConfig, secret: frozenset[ConfigPath]) -> None:
+    """Record on each model which of its fields were set as secrets (see :meth:`_Model.is_secret`)."""
+    cfg._secret_paths = secret
+    for path in secret:
+        node: Any = cfg
+        for part in path:
+            if isinstance(node, _Model):
+                if not isinstance(part, str) or part not in type(node).model_fields:
+                    break
+                node._secret_fields = node._secret_fields | {part}
+                node = getattr(node, part)
+            else:
+                node = _child(node, part)
+                if node is _NONE:
+                    break
+        else:
+            for _, value in _walk_models(node):
+                value._secret_all = True
+
+
+_NONE = object()
+
+
+def _child(node: Any, part: str | int) -> Any:
+    """``node[part]`` of a list or dict, or ``_NONE``."""
+    if isinstance(node, list):
+        return node[part] if isinstance(part, int) and 0 <= part < len(node) else _NONE
+    if isinstance(node, dict):
+        return node.get(part, _NONE)
+    return _NONE
+
+
+def _walk_models(node: Any) -> Iterator[tuple[None, _Model]]:
+    stack = [node]
+    while stack:
+        value = stack.pop()
+        if isinstance(value, _Model):
+            yield None, value
+            stack.extend(getattr(value, f) for f in type(value).model_fields)
+        elif isinstance(value, list):
+            stack.extend(value)
+        elif isinstance(value, dict):
+            stack.extend(value.values())
 
 
 def parse(raw: Mapping[str, Any], secret_keys: Iterable[str] = (), stack: str = "dev") -> StackConfig:
     """Validate a mapping of project config keys (without the ``kommander:`` prefix).
 
-    ``secret_keys`` lists the keys Pulumi holds encrypted; ``protect`` defaults to
-    true on every stack but ``dev``.
+    ``secret_keys`` lists what Pulumi holds encrypted: a key (all of it is secret) or the
+    path of one leaf (``workspaces[0].clusters[0].kubeconfig``, as ``--path`` writes it).
+    ``protect`` defaults to true on every stack but ``dev``. No message echoes a secret value.
     """
+    secret = frozenset(split_path(k) for k in secret_keys)
+    try:
+        return _parse(raw, secret, stack)
+    except ConfigError as exc:
+        secrets = _secret_strings(raw, secret)
+        if not secrets:
+            raise
+        raise ConfigError(_redact(str(exc), secrets)) from None
+
+
+def _parse(raw: Mapping[str, Any], secret: frozenset[ConfigPath], stack: str) -> StackConfig:
     _unknown_key_hint(raw)
-    _secret_leaves_are_secret(raw, secret_keys)
+    _free_form_depth(raw)
+    _secret_leaves_are_secret(raw, secret)
     optional_strings = ("helmMirrorUrl", "helmMirrorCaSecret", "helmMirrorCaFile", "applicationsPath")
     data = {k: v for k, v in raw.items() if not (k in optional_strings and v == "")}
     data.setdefault("protect", stack != "dev")
@@ -753,17 +968,97 @@ def parse(raw: Mapping[str, Any], secret_keys: Iterable[str] = (), stack: str = 
     except ValidationError as exc:
         raise ConfigError(format_error(exc)) from None
     _cross_checks(cfg)
+    _values_size(cfg)
     from components import tenancy_plan  # it imports this module
 
     tenancy_plan.plan(cfg.workspaces, cfg.projects)  # its names and collisions, in the config stage
+    _mark_secrets(cfg, secret)
     return cfg
 
 
 def _decode(value: str) -> Any:
     try:
         return json.loads(value)
-    except json.JSONDecodeError:
+    except (json.JSONDecodeError, RecursionError):  # nested too deep for the parser: validation says which key
         return value
+
+
+def _is_secure(value: Any) -> bool:
+    return isinstance(value, Mapping) and set(value) == {"secure"}
+
+
+#: At most this many nodes of a stack file's value are compared (a YAML alias bomb is a small file).
+_MAX_NODES = 100_000
+
+
+def secure_leaf_paths(key: str, value: Any) -> list[str]:
+    """The paths (``--path`` syntax) of the ``secure:`` leaves in a stack file's value of ``key``."""
+    found = _secure_leaves(value, value, (key,))
+    return [format_path(p) for p in found] if found else []
+
+
+def _secure_leaves(file_value: Any, engine_value: Any, key: ConfigPath) -> list[ConfigPath] | None:
+    """The ``secure:`` leaves of a stack file's value when, beside them, it is the value the engine passed
+    (``engine_value``); None when it is not that value (another file, an environment) or too large to compare."""
+    out: list[ConfigPath] = []
+    stack: list[tuple[ConfigPath, Any, Any]] = [(key, file_value, engine_value)]
+    seen = 0
+    while stack:
+        path, theirs, ours = stack.pop()
+        seen += 1
+        if seen > _MAX_NODES:
+            return None
+        if _is_secure(theirs):
+            out.append(path)
+            continue
+        if isinstance(theirs, str) and isinstance(ours, Mapping | list):
+            theirs = _decode(theirs)
+        if isinstance(theirs, Mapping):
+            if not isinstance(ours, Mapping) or set(theirs) != set(ours):
+                return None
+            stack.extend(((*path, k), v, ours[k]) for k, v in theirs.items())
+        elif isinstance(theirs, list):
+            if not isinstance(ours, list) or len(theirs) != len(ours):
+                return None
+            stack.extend(((*path, i), v, ours[i]) for i, v in enumerate(theirs))
+        elif theirs != ours and str(theirs).lower() != str(ours).lower():
+            return None
+    return out
+
+
+def _stack_file_values(stack: str) -> Mapping[str, Any]:
+    """The ``config:`` block of ``Pulumi.<stack>.yaml`` beside ``Pulumi.yaml`` (or in its ``stackConfigDir``);
+    empty when there is none or it cannot be read."""
+    from pulumi.runtime import settings
+
+    given = settings.get_root_directory()
+    root = Path(given) if given and Path(given).is_dir() else Path.cwd()  # outside an engine: here
+    try:
+        project = yaml.safe_load((root / "Pulumi.yaml").read_text())
+        folder = root / str(project.get("stackConfigDir") or "") if isinstance(project, dict) else root
+        data = yaml.safe_load((folder / f"Pulumi.{stack.rpartition('/')[2]}.yaml").read_text())
+    except (OSError, UnicodeDecodeError, ValueError, yaml.YAMLError, RecursionError):
+        return {}
+    values = data.get("config") if isinstance(data, dict) else None
+    return values if isinstance(values, dict) else {}
+
+
+def secret_leaves(raw: Mapping[str, Any], secret_keys: Iterable[str], stack: str) -> list[str]:
+    """What of ``secret_keys`` (the keys the engine holds encrypted: any leaf of them) is secret, leaf by leaf.
+
+    The engine tells only the key; the stack file tells which leaves are ``secure:``. When the file's value of
+    a key is the value the engine passed, those leaves; otherwise (no file, an ESC environment) the whole key.
+    """
+    values: Mapping[str, Any] | None = None
+    out: list[str] = []
+    for key in secret_keys:
+        if values is None:
+            values = _stack_file_values(stack)
+        missing = object()
+        theirs = values.get(f"{PROJECT}:{key}", values.get(key, missing))
+        leaves = None if theirs is missing else _secure_leaves(theirs, raw.get(key), (key,))
+        out.extend(format_path(p) for p in leaves) if leaves else out.append(key)
+    return out
 
 
 def load() -> StackConfig:
@@ -785,7 +1080,8 @@ def load() -> StackConfig:
     unknown = sorted(k for k in present if k.startswith(f"{PROJECT}:") and k.split(":", 1)[1] not in KEYS)
     if unknown:
         raise ConfigError(f"{unknown[0]}: unknown config key (known: {', '.join(KEYS)})")
-    return parse(raw, secret_keys, pulumi.get_stack())
+    stack = pulumi.get_stack()
+    return parse(raw, secret_leaves(raw, secret_keys, stack), stack)
 
 
 class KubernetesTarget(_Model):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from secret_paths import leaves
 
 from components import config
 from components.config import ConfigError, parse
@@ -156,7 +157,7 @@ WS = [{"name": "team", "clusters": []}]
 )
 def test_error_names_the_key(raw: dict, message: str) -> None:
     with pytest.raises(ConfigError) as err:
-        parse(raw, secret_keys=list(raw))
+        parse(raw, secret_keys=leaves(raw))
     assert str(err.value).startswith(message), str(err.value)
 
 

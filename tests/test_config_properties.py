@@ -7,6 +7,7 @@ from typing import Any
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from secret_paths import leaves
 
 from components import config
 from components.config import ConfigError, parse
@@ -39,7 +40,7 @@ KEY_MESSAGE = re.compile(r"^kommander:\S.*?: ")
 
 def _check(raw: dict[str, Any]) -> None:
     try:
-        parse(raw, secret_keys=list(raw))
+        parse(raw, secret_keys=leaves(raw))
     except ConfigError as err:
         message = str(err)
         assert message, "empty error"

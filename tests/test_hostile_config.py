@@ -5,6 +5,7 @@ line naming the key, raised by ``parse`` (the config stage, before any resource 
 from __future__ import annotations
 
 import pytest
+from secret_paths import leaves
 
 from components.config import ConfigError, parse
 
@@ -13,7 +14,7 @@ KC = "apiVersion: v1\nclusters: [{name: c}]\nusers: [{name: u}]\ncontexts: [{nam
 
 def error(raw: dict, secret_keys: list[str] | None = None) -> str:
     with pytest.raises(ConfigError) as err:
-        parse(raw, secret_keys=list(raw) if secret_keys is None else secret_keys)
+        parse(raw, secret_keys=leaves(raw) if secret_keys is None else secret_keys)
     message = str(err.value)
     assert "\n" not in message and "Traceback" not in message
     return message
@@ -186,3 +187,172 @@ def test_urls_without_credentials_or_odd_characters_stay_valid() -> None:
     assert cfg.catalogs[0].url == "ssh://git@git.example:2222/org/catalog.git"
     assert cfg.projects[0].sources[0].url == "ssh://git@h.example/x.git"
     assert cfg.gitea.externalUrl == "https://gitea.example"
+
+
+# --------------------------------------------------------------------------- secrets
+
+SECRET_KC = (
+    "apiVersion: v1\nclusters: [{name: c}]\nusers: [{name: u, user: {token: s3cret-token}}]\ncontexts: [{name: x}]\n"
+)
+
+
+def two_clusters(second: object) -> dict:
+    return {
+        "workspaces": [
+            {"name": "w", "clusters": [{"name": "a", "kubeconfig": SECRET_KC}, {"name": "b", "kubeconfig": second}]}
+        ]
+    }
+
+
+def test_one_encrypted_leaf_does_not_excuse_a_plaintext_secret_field_beside_it() -> None:
+    raw = two_clusters(KC)
+    message = error(raw, secret_keys=["workspaces[0].clusters[0].kubeconfig"])
+    assert message == (
+        "kommander:workspaces[0].clusters[1].kubeconfig: a secret; set it with "
+        "`pulumi config set --secret --path 'workspaces[0].clusters[1].kubeconfig' …` so it is stored encrypted"
+    )
+    # both leaves encrypted, or the whole key: valid
+    parse(raw, secret_keys=["workspaces[0].clusters[0].kubeconfig", "workspaces[0].clusters[1].kubeconfig"])
+    parse(raw, secret_keys=["workspaces"])
+    parse(raw, secret_keys=["workspaces[0].clusters"])  # a whole list encrypted covers its leaves
+
+
+def test_paths_round_trip_in_pulumis_path_syntax() -> None:
+    from components.config import format_path, split_path
+
+    for path in [("gitea",), ("workspaces", 0, "clusters", 12, "kubeconfig"), ("apps", "web", "values", "odd key.x")]:
+        assert split_path(format_path(path)) == path
+    assert format_path(("apps", "web", "values", 'a"b')) == 'apps.web.values["a\\"b"]'
+
+
+def write_stack(root, stack: str, config_block: str) -> None:  # type: ignore[no-untyped-def]
+    (root / "Pulumi.yaml").write_text("name: kommander\nruntime: python\n")
+    (root / f"Pulumi.{stack}.yaml").write_text(config_block)
+
+
+PER_LEAF_STACK = """\
+config:
+  kommander:workspaces:
+    - name: w
+      clusters:
+        - name: a
+          kubeconfig:
+            secure: v1:AAAA
+        - name: b
+          kubeconfig: |
+            apiVersion: v1
+            clusters: [{name: c}]
+            users: [{name: u}]
+            contexts: [{name: x}]
+"""
+
+
+def test_the_offline_check_rejects_a_plaintext_secret_beside_an_encrypted_one(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from automation import stackfile
+
+    write_stack(tmp_path, "hostile", PER_LEAF_STACK)
+    with pytest.raises(ConfigError) as err:
+        stackfile.load(tmp_path, "hostile")
+    assert str(err.value).startswith("kommander:workspaces[0].clusters[1].kubeconfig: a secret; set it with")
+
+
+def test_the_program_rejects_a_plaintext_secret_beside_an_encrypted_one(tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    import json
+
+    import pulumi
+
+    from components import config
+
+    # what the engine passes: every value decrypted, and the key (not the leaf) marked secret
+    workspaces = [{"name": "w", "clusters": [{"name": "a", "kubeconfig": SECRET_KC}, {"name": "b", "kubeconfig": KC}]}]
+    monkeypatch.chdir(tmp_path)
+    write_stack(tmp_path, pulumi.get_stack(), PER_LEAF_STACK.replace("      clusters: [{name: c}]", "x"))
+    pulumi.runtime.set_all_config({"kommander:workspaces": json.dumps(workspaces)}, ["kommander:workspaces"])
+    try:
+        # the stack file is another config than the engine's: the whole key counts as secret
+        assert config.load().workspaces[1 - 1].clusters[1].name == "b"
+        write_stack(tmp_path, pulumi.get_stack(), PER_LEAF_STACK)
+        with pytest.raises(ConfigError) as err:
+            config.load()
+        assert str(err.value).startswith("kommander:workspaces[0].clusters[1].kubeconfig: a secret; set it with")
+    finally:
+        pulumi.runtime.set_all_config({}, [])
+
+
+@pytest.mark.parametrize(
+    ("raw", "secret_keys", "key"),
+    [
+        ({"clusterName": "Secret_Cluster_Name"}, ["clusterName"], "kommander:clusterName"),
+        ({"helmMirrorUrl": "ftp://secret-mirror-host/x"}, ["helmMirrorUrl"], "kommander:helmMirrorUrl"),
+        (
+            {
+                "projects": [
+                    {"name": "p", "workspace": "default", "sources": [{"name": "s", "url": "git://secret-host/x"}]}
+                ]
+            },
+            ["projects[0].sources[0].url"],
+            "kommander:projects[0].sources[0].url",
+        ),
+        (
+            {"catalogs": [{"name": "c", "url": "secret-catalog-host:x"}]},
+            ["catalogs"],
+            "kommander:catalogs[0].url",
+        ),
+        ({"gitea": {"authorEmail": "x", "branch": "secret..branch"}}, ["gitea.branch"], "kommander:gitea.branch"),
+        (
+            {"ingress": {"certificate": "acme", "acme": {"email": "not-an-email-secret"}}},
+            ["ingress"],
+            "kommander:ingress.acme.email",
+        ),
+        (
+            {"workspaces": [{"name": "Secret_Ws"}]},
+            ["workspaces"],
+            "kommander:workspaces[0].name",
+        ),
+    ],
+)
+def test_an_invalid_secret_value_is_never_echoed(raw: dict, secret_keys: list[str], key: str) -> None:
+    message = error(raw, secret_keys=secret_keys)
+    assert message.startswith(f"{key}: "), message
+    assert "secret" not in message.lower().replace("(a secret value)", ""), message
+
+
+def test_a_plaintext_invalid_value_is_still_shown() -> None:
+    assert error({"clusterName": "Bad_Name"}, secret_keys=[]).startswith("kommander:clusterName: 'Bad_Name' is not")
+
+
+def test_config_knows_which_leaves_were_secret() -> None:
+    cfg = parse({"gitea": {"authorEmail": "ops@corp.example", "authorName": "Ops"}}, secret_keys=["gitea.authorEmail"])
+    assert cfg.gitea.is_secret("authorEmail") and not cfg.gitea.is_secret("authorName")
+    assert cfg.secret_paths == frozenset({("gitea", "authorEmail")})
+    assert cfg.holds_secret("gitea") and cfg.holds_secret("gitea", "authorEmail")
+    assert not cfg.holds_secret("apps")
+    whole = parse({"gitea": {"authorEmail": "ops@corp.example"}}, secret_keys=["gitea"])
+    assert whole.gitea.is_secret("authorEmail") and whole.gitea.is_secret("branch")
+    assert not parse({}).gitea.is_secret("authorEmail")
+
+
+@pytest.mark.parametrize("secret_keys", [["kommander:gitea"]])
+def test_a_secret_author_email_stays_secret_in_the_publishers_inputs(program, secret_keys: list[str]) -> None:  # type: ignore[no-untyped-def]
+    import json
+    import runpy
+
+    from support import ROOT, stack_config
+
+    cfg = {**stack_config("dev"), "kommander:gitea": {"authorEmail": "author-canary@corp.example"}}
+    graph = program(lambda: runpy.run_path(str(ROOT / "__main__.py")), config=cfg, secret_keys=secret_keys)
+    content = graph.one("pulumi-python:dynamic:Resource", "kommander-management-repository-content")
+    assert content.inputs["author_email"] == "author-canary@corp.example"
+    assert "author_email" in content.secret_paths
+    for r in graph:
+        public = {k: v for k, v in r.inputs.items() if k not in r.secret_paths}
+        assert "author-canary" not in json.dumps(public), r.name
+
+
+def test_a_plaintext_author_email_stays_plain(program) -> None:  # type: ignore[no-untyped-def]
+    from components import management_repository
+
+    settings = parse({"gitea": {"authorEmail": "a@b.example"}}).gitea
+    assert management_repository.secret_settings(settings) == []
+    secret = parse({"gitea": {"authorEmail": "a@b.example"}}, secret_keys=["gitea.authorEmail"]).gitea
+    assert management_repository.secret_settings(secret) == ["author_email"]

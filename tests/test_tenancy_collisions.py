@@ -4,6 +4,7 @@ collision of object names (per kind and namespace) or of Pulumi URNs (type chain
 from __future__ import annotations
 
 import pytest
+from secret_paths import leaves
 from support import small_tenancy, tenancy_program
 
 from components import config
@@ -25,7 +26,7 @@ def ws(name: str, *clusters: str) -> dict:
 
 def test_the_listing_is_what_the_tenancy_registers(program) -> None:
     raw = small_tenancy()
-    cfg = parse(raw, secret_keys=list(raw))
+    cfg = parse(raw, secret_keys=leaves(raw))
     planned = plan(cfg.workspaces, cfg.projects)
     graph = program(tenancy_program(raw))
     registered_resources = set()
@@ -126,13 +127,13 @@ COLLISIONS = [
 def test_collisions_are_keyed_errors_naming_both_keys(raw: dict, message: str | None) -> None:
     if message is None:
         layout(raw)
-        parse(raw, secret_keys=list(raw))
+        parse(raw, secret_keys=leaves(raw))
         return
     with pytest.raises(ConfigError) as err:
         layout(raw)
     assert str(err.value) == message
     with pytest.raises(ConfigError) as err:  # the config stage runs the plan: the offline check catches it too
-        parse(raw, secret_keys=list(raw))
+        parse(raw, secret_keys=leaves(raw))
     assert str(err.value) == message
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 import pytest
+from secret_paths import leaves
 
 from components import config
 from components.config import ConfigError, parse
@@ -22,7 +23,7 @@ NAME = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 
 
 def cfg(raw: dict) -> config.StackConfig:
-    return parse(raw, secret_keys=list(raw))
+    return parse(raw, secret_keys=leaves(raw))
 
 
 def layout(raw: dict):
