@@ -52,6 +52,13 @@ CONTENT_KEYS = (
 )
 #: Outputs stored as secrets (their inputs are secret too).
 SECRET_KEYS = ("password", "age_identity")
+#: Inputs taken from ``gitea`` settings: input -> field (each a secret when set as one).
+SETTINGS = {
+    "branch": "branch",
+    "path_prefix": "pathPrefix",
+    "author_name": "authorName",
+    "author_email": "authorEmail",
+}
 #: The secret input with the cluster's credentials: used to reach Gitea, never an output.
 KUBERNETES_KEY = "kubernetes"
 
@@ -103,10 +110,7 @@ def provider_inputs(
     return {
         **reach,
         "url": url,
-        "branch": settings.branch,
-        "path_prefix": settings.pathPrefix,
-        "author_name": settings.authorName,
-        "author_email": settings.authorEmail,
+        **{key: _setting(settings, field) for key, field in SETTINGS.items()},
         "username": username,
         "password": password,
         "recipient": recipient,
@@ -126,6 +130,17 @@ def _sources(props: dict[str, Any]) -> gitrepo.Sources:
         return Path(props[key]) if props.get(key) else None
 
     return gitrepo.Sources(path("applications_root"), path("common_root"), path("bootstrap_root"), props["required"])
+
+
+def _setting(settings: config.Gitea, field: str) -> pulumi.Input[str]:
+    """A ``gitea`` setting as an input: a secret when it was set as one (``pulumi config set --secret``)."""
+    value: str = getattr(settings, field)
+    return pulumi.Output.secret(value) if settings.is_secret(field) else value
+
+
+def secret_settings(settings: config.Gitea) -> list[str]:
+    """The inputs (and outputs) that hold a ``gitea`` setting set as a secret."""
+    return [key for key, field in SETTINGS.items() if settings.is_secret(field)]
 
 
 @contextmanager
@@ -274,7 +289,7 @@ class ManagementRepository(Component):
                 forward=args.forward,
                 kubernetes=pulumi.Output.secret(args.kubernetes.inputs()) if args.forward is not None else None,
             ),
-            opts=self.child(),
+            opts=self.child(additional_secret_outputs=secret_settings(args.settings)),
         )
         self.commit = self.content.commit
         self.register_outputs({"commit": self.commit, "digest": self.digest, "path": self.path})
