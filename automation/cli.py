@@ -21,7 +21,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from automation import backend, cli_install, dashboard, operate, stackfile
+from automation import backend, cli_install, dashboard, operate, progress, stackfile
 from automation.progress import LiveProgress, Progress
 from components import config
 
@@ -71,6 +71,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--expect-no-changes", action="store_true", help=f"exit {DRIFT} when anything would change (drift)"
     )
     preview.add_argument("--refresh", action="store_true", help="refresh state before the preview")
+    preview.add_argument(
+        "--diff", action="store_true", help="each changing resource and its changed properties (old => new)"
+    )
     up = sub.add_parser("up", parents=[common, engine, policy], help="install or converge")
     up.add_argument("--refresh", action="store_true", help="refresh state before the update")
     destroy = sub.add_parser("destroy", parents=[common, engine], help="remove everything, in order")
@@ -141,18 +144,22 @@ class Run:
     def emit(self, payload: dict[str, Any]) -> None:
         self.out.write(json.dumps(payload, indent=2, sort_keys=True, default=str) + "\n")
 
-    def result(self, changes: dict[str, int], outputs: Mapping[str, auto.OutputValue]) -> None:
+    def result(
+        self, changes: dict[str, int], outputs: Mapping[str, auto.OutputValue], diff: list[str] | None = None
+    ) -> None:
         if self.args.json:
-            self.emit(
-                {
-                    "stack": self.args.stack,
-                    "command": self.args.command,
-                    "changes": changes,
-                    "changed": has_drift(changes),
-                    "outputs": plain_outputs(outputs),
-                }
-            )
-        elif outputs:
+            payload = {
+                "stack": self.args.stack,
+                "command": self.args.command,
+                "changes": changes,
+                "changed": has_drift(changes),
+                "outputs": plain_outputs(outputs),
+            }
+            self.emit(payload if diff is None else {**payload, "diff": diff})
+            return
+        for line in diff or []:
+            self.out.write(line + "\n")
+        if outputs:
             self.print_outputs(plain_outputs(outputs))
 
     def print_outputs(self, outputs: Mapping[str, Any]) -> None:
@@ -178,7 +185,8 @@ class Run:
                 refresh=self.args.refresh or None,
             )
         changes = changes_of(result.change_summary)
-        self.result(changes, self.stack.outputs())
+        diff = progress.diff_lines(self.progress.diffs.values()) if self.args.diff else None
+        self.result(changes, self.stack.outputs(), diff)
         if self.args.expect_no_changes and has_drift(changes):
             drift = ", ".join(f"{n} {op}" for op, n in sorted(changes.items()) if op != "same" and n)
             self.err.print(f"drift: stack {self.args.stack} would change ({drift})")
