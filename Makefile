@@ -17,7 +17,9 @@ dev-deps: $(BIN)/python requirements-dev.txt requirements.txt
 	$(BIN)/pip install --quiet -r requirements-dev.txt
 
 ## Bring up (or converge) the stack: installs the Pulumi CLI if missing, local state by default.
+## No kube context at all: creates the `kommander` kind cluster first (tools/kind-up.sh).
 up: deps
+	tools/kind-up.sh $(STACK)
 	$(BIN)/python -m automation up --stack $(STACK)
 
 ## Lint, type-check and run the whole test suite (no cluster, no Pulumi CLI needed).
