@@ -28,7 +28,9 @@ import shutil
 import subprocess
 import sys
 import tempfile
-from collections.abc import Iterable, Mapping
+import time
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from io import BytesIO
 from pathlib import Path, PurePosixPath
@@ -213,6 +215,71 @@ def credentials_secret(namespace: str, username: str, password: str) -> bytes:
     return _yaml(doc)
 
 
+# --------------------------------------------------------------------------- scratch directories
+
+#: Scratch directories: ``<tmp>/kommander-publisher-<kind>-XXXX``, each holding :data:`_OWNER`, a file its
+#: process keeps ``flock``-ed; the kernel drops the lock when that process dies, however it dies.
+_SCRATCH = "kommander-publisher-"
+_OWNER = ".owner.lock"
+#: A scratch directory without an owner file is one being created; only one this old (seconds) is left over.
+_UNOWNED_AGE = 3600.0
+
+
+def _owner_gone(folder: Path) -> bool:
+    """Whether ``folder``'s owner file exists and nobody holds its lock (no owner file: only when old)."""
+    import fcntl
+
+    try:
+        fd = os.open(folder / _OWNER, os.O_RDONLY | os.O_NOFOLLOW)
+    except FileNotFoundError:
+        return time.time() - folder.stat().st_mtime > _UNOWNED_AGE
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        return False
+    finally:
+        os.close(fd)
+    return True
+
+
+def sweep_scratch(tmp: str | None = None) -> list[str]:
+    """Remove the scratch directories of publishers that are gone (killed); returns their paths."""
+    if os.name == "nt":
+        return []
+    removed: list[str] = []
+    for folder in sorted(Path(tmp or tempfile.gettempdir()).glob(f"{_SCRATCH}*")):
+        try:
+            if folder.is_symlink() or not folder.is_dir() or folder.stat().st_uid != os.getuid():
+                continue
+            if _owner_gone(folder):
+                shutil.rmtree(folder)
+                removed.append(str(folder))
+        except OSError:
+            continue  # removed meanwhile, or not ours to judge
+    return removed
+
+
+@contextmanager
+def scratch_dir(kind: str) -> Iterator[str]:
+    """A temporary directory for one publisher step, removed after it, or by the next run if this one is killed."""
+    sweep_scratch()
+    path = tempfile.mkdtemp(prefix=f"{_SCRATCH}{kind}-")
+    fd = -1
+    try:
+        if os.name != "nt":
+            import fcntl
+
+            # locked under a temporary name, then renamed: the owner file is never seen unlocked
+            fd = os.open(os.path.join(path, ".owner.new"), os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600)
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            os.rename(os.path.join(path, ".owner.new"), os.path.join(path, _OWNER))
+        yield path
+    finally:
+        shutil.rmtree(path, ignore_errors=True)
+        if fd >= 0:
+            os.close(fd)
+
+
 # --------------------------------------------------------------------------- sops
 
 
@@ -229,7 +296,7 @@ def find_sops() -> str:
 
 def _sops(args: list[str], stdin: bytes, env: Mapping[str, str] | None = None) -> bytes:
     clean = {k: v for k, v in os.environ.items() if not k.startswith("SOPS_")}
-    with tempfile.TemporaryDirectory(prefix="kommander-sops-") as cwd:  # no stray .sops.yaml is picked up
+    with scratch_dir("sops") as cwd:  # no stray .sops.yaml is picked up
         proc = subprocess.run(
             [find_sops(), *args, "--input-type", "yaml", "--output-type", "yaml", "/dev/stdin"],
             input=stdin,
@@ -468,7 +535,7 @@ def publish(
     """
     prefix = prefix.strip("/")
     full = {str(PurePosixPath(prefix, p)) if prefix else p: data for p, data in files.items()}
-    with tempfile.TemporaryDirectory(prefix="kommander-git-") as tmp:
+    with scratch_dir("git") as tmp:
         repo = _Git(tmp, remote)
         head = repo.head()
         existing: dict[str, tuple[str, str]] = {}

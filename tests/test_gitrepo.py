@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 from pathlib import Path
 
@@ -224,23 +225,30 @@ def test_a_server_that_resets_connections_is_named_unreachable(tmp_path) -> None
     import threading
 
     listener = socket.create_server(("127.0.0.1", 0))
+    listener.settimeout(0.1)
+    done = threading.Event()
 
     def reset_all() -> None:
-        while True:
+        # stops before the socket is closed: a thread still in accept() on a closed socket's number
+        # would take (and reset) the connections of whatever socket gets that number next
+        while not done.is_set():
             try:
                 conn, _ = listener.accept()
-            except OSError:
-                return
+            except TimeoutError:
+                continue
             conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
             conn.close()
 
-    threading.Thread(target=reset_all, daemon=True).start()
+    thread = threading.Thread(target=reset_all, daemon=True)
+    thread.start()
     url = f"http://127.0.0.1:{listener.getsockname()[1]}/kommander-admin/kommander.git"
     shown = "http://gitea-http.kommander.svc.cluster.local:3000/kommander-admin/kommander.git (port-forward)"
     try:
         with pytest.raises(gitrepo.GitRepoError) as err:
             gitrepo.publish(gitrepo.Remote(url, "u", "p", label=shown), {"a": b"1"})
     finally:
+        done.set()
+        thread.join()
         listener.close()
     assert str(err.value) == f"{shown} (branch main): the Git server is unreachable (ls-remote failed)"
 
@@ -341,4 +349,71 @@ def test_a_symlink_or_submodule_under_the_prefix_is_replaced_by_the_file(git_ser
         "blob",
         gitrepo.blob_id(b"a: 1\n"),
         "platform/a.yaml",
+    ]
+
+
+# --------------------------------------------------------------------------- scratch directories
+
+
+def scratch_dirs(tmp: Path) -> list[Path]:
+    return sorted(p for p in tmp.iterdir() if p.name.startswith("kommander-"))
+
+
+def test_a_killed_publisher_leaves_nothing_behind_after_the_next_run(git_server, tmp_path, monkeypatch) -> None:
+    """SIGKILL a publisher mid-push, leave another one running: the next publish removes only the dead one's."""
+    import signal
+    import sys
+    import textwrap
+
+    tmp = tmp_path / "tmp"
+    tmp.mkdir()
+    monkeypatch.setattr(gitrepo.tempfile, "tempdir", str(tmp))
+    r = remote(git_server)
+    # the child publishes, and is killed while it pushes (inside its scratch repository)
+    child = textwrap.dedent(
+        f"""
+        import os, signal, sys
+        from components import gitrepo
+        def die(self, action, *args, **kwargs):
+            if action == "push":
+                os.kill(os.getpid(), signal.SIGKILL)
+            return real(self, action, *args, **kwargs)
+        real = gitrepo._Git.run
+        gitrepo._Git.run = die
+        if sys.argv[1] == "hold":
+            with gitrepo.scratch_dir("git"):
+                print("holding", flush=True)
+                sys.stdin.read()
+        else:
+            gitrepo.publish(gitrepo.Remote({r.url!r}, {r.username!r}, {r.password!r}), {{"a": b"1"}})
+        """
+    )
+    env = {**os.environ, "TMPDIR": str(tmp), "PYTHONPATH": str(Path(gitrepo.__file__).parent.parent)}
+    killed = subprocess.run([sys.executable, "-c", child, "kill"], env=env, capture_output=True, check=False)
+    assert killed.returncode == -signal.SIGKILL, killed.stderr
+    dead = scratch_dirs(tmp)
+    assert len(dead) == 1 and (dead[0] / ".git").is_dir()  # what a killed run leaves today
+    holder = subprocess.Popen(
+        [sys.executable, "-c", child, "hold"], env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline() == b"holding\n"
+        live = [p for p in scratch_dirs(tmp) if p not in dead]
+        assert gitrepo.publish(r, {"a": b"1"}).committed
+        assert scratch_dirs(tmp) == live  # the dead one's removed, the running one's kept
+    finally:
+        holder.communicate(b"")
+    assert scratch_dirs(tmp) == []
+
+
+def test_the_sweep_leaves_other_folders_alone(tmp_path) -> None:
+    for name in ("kommander-e2e-cache", "kommander-publisher-not-a-dir", "other"):
+        (tmp_path / name).mkdir() if "not-a-dir" not in name else (tmp_path / name).write_text("x")
+    (tmp_path / "kommander-publisher-fresh").mkdir()  # no owner yet: being created right now
+    assert gitrepo.sweep_scratch(str(tmp_path)) == []
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "kommander-e2e-cache",
+        "kommander-publisher-fresh",
+        "kommander-publisher-not-a-dir",
+        "other",
     ]
