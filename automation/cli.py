@@ -31,6 +31,7 @@ FAILED = 1  # the engine ran and the operation failed
 USAGE = 2  # bad arguments, bad stack config, no Pulumi CLI, destroy without --yes, nothing to show
 # (status: 0 every tenant object Ready, 1 something is not)
 DRIFT = 3  # preview --expect-no-changes found changes
+INTERRUPTED = 130  # Ctrl-C (SIGINT), as a shell reports a process it interrupted
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 COMMANDS = ("preview", "up", "destroy", "refresh", "status", "outputs")
@@ -237,11 +238,15 @@ def main(
     root: Path | None = None,
     out: TextIO | None = None,
 ) -> int:
-    """Run one command; returns the exit code."""
+    """Run one command; returns the exit code (130 on Ctrl-C, wherever it comes)."""
     args = build_parser().parse_args(argv)
-    env = dict(os.environ if env is None else env)
-    root = root or PROJECT_ROOT
-    out = out or sys.stdout
+    try:
+        return _main(args, dict(os.environ if env is None else env), root or PROJECT_ROOT, out or sys.stdout)
+    except KeyboardInterrupt:
+        return _fail("interrupted", INTERRUPTED)
+
+
+def _main(args: argparse.Namespace, env: dict[str, str], root: Path, out: TextIO) -> int:
     try:
         file = stackfile.load(root, args.stack)
     except config.ConfigError as exc:
@@ -250,13 +255,16 @@ def main(
         return operate.run(args, file, env, out)
     if args.command == "dashboard":  # reads the clusters itself: no engine, no backend
         return dashboard.main(args, file, env)
-    if args.command == "destroy" and args.stack != UNGUARDED_STACK and not args.yes:
+    if args.command == "destroy" and args.stack.rsplit("/", 1)[-1] != UNGUARDED_STACK and not args.yes:
         return _fail(f"destroy of stack {args.stack!r} removes the whole platform; pass --yes to confirm", USAGE)
     try:
         command = cli_install.ensure()
     except cli_install.CliUnavailableError as exc:
         return _fail(str(exc), USAGE)
-    chosen = backend.select(root, args.stack, env, args.secrets_provider)
+    try:
+        chosen = backend.select(root, args.stack, env, args.secrets_provider)
+    except backend.BackendError as exc:
+        return _fail(str(exc), USAGE)
     run: Run | None = None
     try:
         stack = open_stack(root, args.stack, chosen, command)
@@ -268,5 +276,3 @@ def main(
     except auto.errors.CommandError as exc:
         reason = failure_line(exc, run.progress if run else Progress())
         return _fail(f"{args.command} {args.stack} failed: {reason}", FAILED)
-    except KeyboardInterrupt:
-        return _fail("interrupted", 130)
