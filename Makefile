@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STACK ?= dev
 
-.PHONY: up test e2e e2e-toolchain lint deps dev-deps clean
+.PHONY: up test e2e e2e-toolchain lint deps dev-deps browser screenshots clean
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -22,8 +22,23 @@ up: deps
 	tools/kind-up.sh $(STACK)
 	$(BIN)/python -m automation up --stack $(STACK)
 
-## Lint, type-check and run the whole test suite (no cluster, no Pulumi CLI needed).
-test: dev-deps
+## Headless Chromium for the dashboard's browser tests: Debian's chromium package (apt-get when root).
+CHROMIUM ?= /usr/bin/chromium
+browser:
+	@test -x "$(CHROMIUM)" || command -v chromium >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "installing chromium (apt-get)"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	  else \
+	    echo "the dashboard's browser tests need Chromium: install Debian's chromium package (sudo apt-get install chromium) or set CHROMIUM=/path/to/chromium" >&2; exit 1; \
+	  fi; }
+
+## The README's dashboard screenshots (docs/images/dashboard-*.png), from the browser tests.
+screenshots: dev-deps browser
+	DASHBOARD_SCREENSHOTS=docs/images $(BIN)/python -m pytest -q -p no:xdist tests/test_dashboard_browser.py
+
+## Lint, type-check and run the whole test suite (no cluster, no Pulumi CLI needed; Chromium for the dashboard).
+test: dev-deps browser
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy

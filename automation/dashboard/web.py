@@ -35,8 +35,8 @@ from automation.dashboard.model import ACTIONS, Action, Backend
 HERE = Path(__file__).resolve().parent
 COOKIE = "kommander_dashboard"
 LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
-#: Only these paths are served without the token (the login form and the stylesheet it uses).
-PUBLIC = ("/login", "/static/dashboard.css")
+#: Only these paths are served without the token (the login form and what it loads).
+PUBLIC = ("/login", "/static/dashboard.css", "/static/favicon.svg")
 HEADERS = {
     "Content-Security-Policy": (
         "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'; "
@@ -44,7 +44,7 @@ HEADERS = {
     ),
     "X-Frame-Options": "DENY",
     "X-Content-Type-Options": "nosniff",
-    "Referrer-Policy": "no-referrer",
+    "Referrer-Policy": "same-origin",  # no-referrer would make Chromium send "Origin: null" on our own forms
     "Cache-Control": "no-store",
 }
 WORDS = {"suspend": "Suspend", "resume": "Resume", "reconcile": "Reconcile"}
@@ -278,7 +278,7 @@ class Dashboard:
         self.outcomes[key] = outcome
         while len(self.outcomes) > 100:
             self.outcomes.popitem(last=False)
-        return RedirectResponse(f"/projects/{project.name}?result={key}#source-{source.name}", 303)
+        return RedirectResponse(f"/projects/{project.name}?result={key}", 303)
 
     async def login(self, request: Request) -> Response:
         target = request.query_params.get("next", "/")
