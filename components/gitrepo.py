@@ -515,6 +515,75 @@ def _message(added: list[str], changed: list[str], removed: list[str], first: bo
     return f"{title} ({counts})\n\n" + "\n".join(body) + "\n"
 
 
+@dataclass
+class _Plan:
+    head: str | None
+    existing: dict[str, tuple[str, str]]
+    desired: dict[str, tuple[str, str]]
+    full: dict[str, bytes]
+    added: list[str]
+    changed: list[str]
+    removed: list[str]
+
+
+#: The blob id a secret that would be re-encrypted stands for in a dry run (never a real object).
+_DIFFERS = "0" * 40
+
+
+def _plan(
+    repo: _Git,
+    files: Mapping[str, bytes],
+    secrets: Mapping[str, bytes] | None,
+    prefix: str,
+    recipient: str,
+    identity: str,
+    dry_run: bool,
+) -> _Plan:
+    """What publishing would change on the remote branch (fetched at its current head)."""
+    remote = repo.remote
+    full = {str(PurePosixPath(prefix, p)) if prefix else p: data for p, data in files.items()}
+    head = repo.head()
+    existing: dict[str, tuple[str, str]] = {}
+    if head is not None:
+        repo.run("fetch", "fetch", "--quiet", "--no-tags", "--depth=1", remote.url, f"refs/heads/{remote.branch}")
+        head = repo.run("rev-parse", "rev-parse", "FETCH_HEAD").strip()
+        existing = repo.tree(head)
+    desired: dict[str, tuple[str, str]] = {p: (_FILE, blob_id(data)) for p, data in full.items()}
+    for rel, plaintext in (secrets or {}).items():
+        path = str(PurePosixPath(prefix, rel)) if prefix else rel
+        old = existing.get(path)
+        if old is not None and old[0] == _FILE and _same_secret(repo.blob(old[1]), plaintext, recipient, identity):
+            desired[path] = old
+        elif dry_run:
+            desired[path] = (_FILE, _DIFFERS)
+        else:
+            full[path] = encrypt(plaintext, recipient)
+            desired[path] = (_FILE, blob_id(full[path]))
+    # Under the prefix every entry is ours (a symlink or submodule there becomes the file);
+    # outside it every entry is kept exactly, with its mode.
+    managed = {p: e for p, e in existing.items() if _under(p, prefix)}
+    added = sorted(set(desired) - set(managed))
+    removed = sorted(set(managed) - set(desired))
+    changed = sorted(p for p in set(desired) & set(managed) if desired[p] != managed[p])
+    return _Plan(head, existing, desired, full, added, changed, removed)
+
+
+def observe(
+    remote: Remote,
+    files: Mapping[str, bytes],
+    secrets: Mapping[str, bytes] | None = None,
+    *,
+    prefix: str = "",
+    recipient: str = "",
+    identity: str = "",
+) -> Published:
+    """What :func:`publish` would do now, without doing it: the remote branch's head (``""`` when the branch or
+    the repository is gone) and the paths it would add, change or remove. Nothing is written or pushed."""
+    with scratch_dir("git") as tmp:
+        plan = _plan(_Git(tmp, remote), files, secrets, prefix.strip("/"), recipient, identity, dry_run=True)
+    return Published(plan.head or "", False, tuple(plan.added), tuple(plan.changed), tuple(plan.removed))
+
+
 def publish(
     remote: Remote,
     files: Mapping[str, bytes],
@@ -534,36 +603,16 @@ def publish(
     Pushes one commit when anything differs, none otherwise; never forces.
     """
     prefix = prefix.strip("/")
-    full = {str(PurePosixPath(prefix, p)) if prefix else p: data for p, data in files.items()}
     with scratch_dir("git") as tmp:
         repo = _Git(tmp, remote)
-        head = repo.head()
-        existing: dict[str, tuple[str, str]] = {}
-        if head is not None:
-            repo.run("fetch", "fetch", "--quiet", "--no-tags", "--depth=1", remote.url, f"refs/heads/{remote.branch}")
-            head = repo.run("rev-parse", "rev-parse", "FETCH_HEAD").strip()
-            existing = repo.tree(head)
-        desired: dict[str, tuple[str, str]] = {p: (_FILE, blob_id(data)) for p, data in full.items()}
-        for rel, plaintext in (secrets or {}).items():
-            path = str(PurePosixPath(prefix, rel)) if prefix else rel
-            old = existing.get(path)
-            if old is not None and old[0] == _FILE and _same_secret(repo.blob(old[1]), plaintext, recipient, identity):
-                desired[path] = old
-            else:
-                full[path] = encrypt(plaintext, recipient)
-                desired[path] = (_FILE, blob_id(full[path]))
-        # Under the prefix every entry is ours (a symlink or submodule there becomes the file);
-        # outside it every entry is kept exactly, with its mode.
-        managed = {p: e for p, e in existing.items() if _under(p, prefix)}
-        added = sorted(set(desired) - set(managed))
-        removed = sorted(set(managed) - set(desired))
-        changed = sorted(p for p in set(desired) & set(managed) if desired[p] != managed[p])
+        plan = _plan(repo, files, secrets, prefix, recipient, identity, dry_run=False)
+        head, added, changed, removed = plan.head, plan.added, plan.changed, plan.removed
         if head is not None and not (added or changed or removed):
             return Published(commit=head, committed=False)
         for path in [*added, *changed]:
-            repo.store(full[path])
-        entries = {p: e for p, e in existing.items() if not _under(p, prefix)}
-        entries.update(desired)
+            repo.store(plan.full[path])
+        entries = {p: e for p, e in plan.existing.items() if not _under(p, prefix)}
+        entries.update(plan.desired)
         index_env = {"GIT_INDEX_FILE": repo.index}
         listing = "".join(f"{mode} {sha}\t{path}\0" for path, (mode, sha) in sorted(entries.items()))
         repo.run("update-index", "update-index", "-z", "--add", "--index-info", stdin=listing.encode(), env=index_env)

@@ -294,7 +294,7 @@ def test_a_redirect_on_the_same_host_is_refused_too(git_server) -> None:
 
 
 def push_tree(tmp_path: Path, url: str, server, entries: list[tuple[str, str, bytes | str]]) -> None:
-    """Push one commit whose tree is ``entries`` (mode, path, blob bytes or a commit id for a gitlink)."""
+    """Force-push one commit whose tree is ``entries`` (mode, path, blob bytes or a commit id for a gitlink)."""
     work = tmp_path / "seed"
     subprocess.run(["git", "init", "-q", "-b", "main", str(work)], check=True)
     for mode, path, data in entries:
@@ -302,7 +302,7 @@ def push_tree(tmp_path: Path, url: str, server, entries: list[tuple[str, str, by
         git(work, "update-index", "--add", "--cacheinfo", f"{mode},{sha},{path}")
     git(work, "-c", "user.name=x", "-c", "user.email=x@x", "commit", "-qm", "theirs")
     authed = url.replace("http://", f"http://{server.username}:{server.password}@")
-    git(work, "push", "-q", authed, "main:main")
+    git(work, "push", "-q", authed, "+main:main")  # a force-push when the branch exists
 
 
 def git_in(repo: Path, data: bytes, *args: str) -> str:
@@ -417,3 +417,68 @@ def test_the_sweep_leaves_other_folders_alone(tmp_path) -> None:
         "kommander-publisher-not-a-dir",
         "other",
     ]
+
+
+# --------------------------------------------------------------------------- drift on the remote
+
+
+def test_observe_sees_force_push_reset_and_deletion_and_ignores_paths_outside_the_prefix(git_server, tmp_path) -> None:
+    r = remote(git_server)
+    bare = git_server.bare()
+    files = {"a.yaml": b"a: 1\n", "b.yaml": b"b: 1\n"}
+    first = gitrepo.publish(r, files, prefix="platform")
+    assert gitrepo.observe(r, files, prefix="platform") == gitrepo.Published(first.commit, False)
+    second = gitrepo.publish(r, {**files, "b.yaml": b"b: 2\n"}, prefix="platform")
+    want = {**files, "b.yaml": b"b: 2\n"}
+    # someone resets the branch to the first commit (a force-push of an older state)
+    git(bare, "update-ref", "refs/heads/main", first.commit)
+    seen = gitrepo.observe(r, want, prefix="platform")
+    assert (seen.commit, seen.changed, seen.added, seen.removed) == (first.commit, ("platform/b.yaml",), (), ())
+    # a force-push of something else entirely
+    push_tree(tmp_path, r.url, git_server, [("100644", "platform/a.yaml", b"a: 1\n"), ("100644", "x", b"x\n")])
+    forced = git(bare, "rev-parse", "main").strip()
+    seen = gitrepo.observe(r, want, prefix="platform")
+    assert (seen.commit, seen.added, seen.changed, seen.removed) == (forced, ("platform/b.yaml",), (), ())
+    # repaired by publishing; then a change outside the prefix is not drift
+    assert gitrepo.publish(r, want, prefix="platform").committed
+    push_outside = gitrepo.publish(gitrepo.Remote(r.url, r.username, r.password), {"README.md": b"hi\n"}, prefix="docs")
+    seen = gitrepo.observe(r, want, prefix="platform")
+    assert seen == gitrepo.Published(push_outside.commit, False)
+    # a deleted branch, then a deleted repository: everything would be added again
+    git(bare, "update-ref", "-d", "refs/heads/main")
+    assert gitrepo.observe(r, want, prefix="platform") == gitrepo.Published(
+        "", False, ("platform/a.yaml", "platform/b.yaml")
+    )
+    import shutil
+
+    shutil.rmtree(bare)
+    assert gitrepo.observe(r, want, prefix="platform").added == ("platform/a.yaml", "platform/b.yaml")
+    assert second.commit != first.commit
+
+
+def test_observe_compares_secrets_by_plaintext_and_writes_nothing(git_server) -> None:
+    import pyrage
+
+    key = pyrage.x25519.Identity.generate()
+    identity, recipient = str(key), str(key.to_public())
+    r = remote(git_server)
+    secret = {"secrets/s.enc.yaml": b"apiVersion: v1\nkind: Secret\nstringData: {password: pw1}\n"}
+    published = gitrepo.publish(r, {"a": b"1"}, secret, recipient=recipient, identity=identity)
+    objects = git(git_server.bare(), "count-objects", "-v")
+    same = gitrepo.observe(r, {"a": b"1"}, secret, recipient=recipient, identity=identity)
+    assert same == gitrepo.Published(published.commit, False)
+    rotated = {"secrets/s.enc.yaml": secret["secrets/s.enc.yaml"].replace(b"pw1", b"pw2")}
+    seen = gitrepo.observe(r, {"a": b"1"}, rotated, recipient=recipient, identity=identity)
+    assert seen.changed == ("secrets/s.enc.yaml",)
+    assert git(git_server.bare(), "count-objects", "-v") == objects  # nothing pushed
+    assert git(git_server.bare(), "rev-parse", "main").strip() == published.commit
+
+
+def test_observe_refuses_redirects_and_names_an_unreachable_server(git_server) -> None:
+    dead = gitrepo.Remote("http://127.0.0.1:9/kommander-admin/kommander.git", "u", "p")
+    with pytest.raises(gitrepo.GitRepoError, match=r"the Git server is unreachable \(ls-remote failed\)"):
+        gitrepo.observe(dead, {"a": b"1"})
+    r = remote(git_server)
+    git_server.redirect_to("http://localhost:9")
+    with pytest.raises(gitrepo.GitRepoError, match=r"redirects are refused"):
+        gitrepo.observe(r, {"a": b"1"})
