@@ -127,6 +127,23 @@ def copy_current(project: Path) -> None:
     (project / ".venv").symlink_to(ROOT / ".venv")
 
 
+def descendants(pid: int) -> list[int]:
+    """Every process below ``pid`` (read from ``/proc``)."""
+    children: dict[int, list[int]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        children.setdefault(int(fields[1]), []).append(int(stat.parent.name))
+    out, todo = [], [pid]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            out.append(child)
+            todo.append(child)
+    return out
+
+
 def release_venv(requirements: Path) -> Path:
     """The clone's ``.venv`` when ``requirements`` is the clone's ``requirements.txt``; otherwise a virtualenv of
     those requirements, made once and cached outside the clone (``$KOMMANDER_E2E_CACHE/release-venvs/<digest>``)."""
@@ -237,10 +254,14 @@ class Stack:
 
     @staticmethod
     def kill(proc: subprocess.Popen[str]) -> None:
-        """SIGKILL the process group of :meth:`start` (driver, engine, language host, providers), as a lost CI
-        runner or an OOM kill would, and wait for the driver."""
+        """SIGKILL :meth:`start`'s driver and every process under it (the engine, language host, providers: some
+        plugins start their own process groups), as a lost CI runner or an OOM kill would; wait for the driver."""
+        tree = descendants(proc.pid)
         with contextlib.suppress(ProcessLookupError):
             os.killpg(proc.pid, signal.SIGKILL)
+        for pid in tree:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
         proc.wait(timeout=30)
 
     def ok(self, command: str, *args: str) -> Result:
