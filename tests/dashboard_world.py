@@ -139,11 +139,16 @@ def helm_release(namespace: str, name: str, chart: str, version: str, status: st
     }
 
 
-def make_world(root: Path) -> World:
-    """Write the stack file under ``root`` and start the fake clusters (stop them with :meth:`World.stop`)."""
+def write_stack(root: Path) -> stackfile.StackFile:
+    """The world's ``Pulumi.<stack>.yaml`` (and ``Pulumi.yaml``) under ``root``, loaded."""
     shutil.copy(ROOT / "Pulumi.yaml", root / "Pulumi.yaml")
     (root / f"Pulumi.{STACK}.yaml").write_text(STACK_FILE)
-    file = stackfile.load(root, STACK)
+    return stackfile.load(root, STACK)
+
+
+def make_world(root: Path) -> World:
+    """Write the stack file under ``root`` and start the fake clusters (stop them with :meth:`World.stop`)."""
+    file = write_stack(root)
     targets = ops.targets(file.config)
     management = FakeKube(token=f"{CANARY}-management-token").start()
     e1 = FakeKube(token=f"{CANARY}-e1-token").start()
