@@ -657,6 +657,8 @@ def platform_namespaces(cfg: StackConfig) -> dict[str, str]:
 
 #: How deep free-form values (``apps.<app>.values``, ``overrides.<cluster>``) may nest: mappings and lists.
 MAX_DEPTH = 64
+#: How deep any key may nest: free-form values and the levels around them (``apps.<app>.overrides.<cluster>``).
+MAX_KEY_DEPTH = MAX_DEPTH + 4
 #: The largest YAML of one app's values on one cluster: Kubernetes caps a ConfigMap's data at 1 MiB
 #: (1048576 bytes); 16 KiB of it are left for the object's metadata and the patch that carries values to an
 #: attached cluster.
@@ -676,8 +678,8 @@ def _free_form(raw: Mapping[str, Any]) -> Iterator[tuple[ConfigPath, Any]]:
             yield ("apps", name, "overrides", cluster), values
 
 
-def _depth(value: Any) -> int:
-    """Nesting of mappings and lists (a scalar: 0), counted without recursion and up to ``MAX_DEPTH + 1``."""
+def _depth(value: Any, limit: int = MAX_DEPTH) -> int:
+    """Nesting of mappings and lists (a scalar: 0), counted without recursion and up to ``limit + 1``."""
     deepest = 0
     stack = [(value, 1)]
     while stack:
@@ -686,7 +688,7 @@ def _depth(value: Any) -> int:
         if children is None:
             continue
         deepest = max(deepest, level)
-        if level > MAX_DEPTH:
+        if level > limit:
             break
         stack.extend((child, level + 1) for child in children)
     return deepest
@@ -696,6 +698,13 @@ def _free_form_depth(raw: Mapping[str, Any]) -> None:
     for path, value in _free_form(raw):
         if _depth(value) > MAX_DEPTH:
             raise ConfigError(f"{PROJECT}:{format_path(path)}: nested more than {MAX_DEPTH} levels deep")
+
+
+def _key_depth(raw: Mapping[str, Any]) -> None:
+    """No key nests deeper than free-form values may (plus the levels around them)."""
+    for key, value in raw.items():
+        if _depth(value, MAX_KEY_DEPTH) > MAX_KEY_DEPTH:
+            raise ConfigError(f"{PROJECT}:{key_segment(key, first=True)}: nested more than {MAX_KEY_DEPTH} levels deep")
 
 
 def _merge(base: Mapping[str, Any], top: Mapping[str, Any]) -> dict[str, Any]:
@@ -854,11 +863,14 @@ def _under(path: ConfigPath, secret: frozenset[ConfigPath]) -> bool:
 
 
 def _walk(node: Any, path: ConfigPath) -> Iterator[tuple[ConfigPath, Any]]:
-    """Every (path, value) below ``node``, depth first, without recursion (any depth)."""
+    """Every (path, value) below ``node``, depth first, without recursion, down to :data:`MAX_KEY_DEPTH`
+    levels (deeper config is rejected by :func:`_key_depth`)."""
     stack: list[tuple[ConfigPath, Any]] = [(path, node)]
     while stack:
         here, value = stack.pop()
         yield here, value
+        if len(here) > MAX_KEY_DEPTH:
+            continue
         if isinstance(value, Mapping):
             stack.extend(((*here, k), v) for k, v in reversed(list(value.items())))
         elif isinstance(value, list):
@@ -950,7 +962,7 @@ def parse(raw: Mapping[str, Any], secret_keys: Iterable[str] = (), stack: str = 
     try:
         return _parse(raw, secret, stack)
     except ConfigError as exc:
-        secrets = _secret_strings(raw, secret)
+        secrets = _secret_strings(raw, secret) if secret else set()
         if not secrets:
             raise
         raise ConfigError(_redact(str(exc), secrets)) from None
@@ -959,6 +971,7 @@ def parse(raw: Mapping[str, Any], secret_keys: Iterable[str] = (), stack: str = 
 def _parse(raw: Mapping[str, Any], secret: frozenset[ConfigPath], stack: str) -> StackConfig:
     _unknown_key_hint(raw)
     _free_form_depth(raw)
+    _key_depth(raw)
     _secret_leaves_are_secret(raw, secret)
     optional_strings = ("helmMirrorUrl", "helmMirrorCaSecret", "helmMirrorCaFile", "applicationsPath")
     data = {k: v for k, v in raw.items() if not (k in optional_strings and v == "")}
@@ -1006,7 +1019,7 @@ def _secure_leaves(file_value: Any, engine_value: Any, key: ConfigPath) -> list[
     while stack:
         path, theirs, ours = stack.pop()
         seen += 1
-        if seen > _MAX_NODES:
+        if seen > _MAX_NODES or len(path) > MAX_KEY_DEPTH:
             return None
         if _is_secure(theirs):
             out.append(path)

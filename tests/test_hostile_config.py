@@ -356,3 +356,98 @@ def test_a_plaintext_author_email_stays_plain(program) -> None:  # type: ignore[
     assert management_repository.secret_settings(settings) == []
     secret = parse({"gitea": {"authorEmail": "a@b.example"}}, secret_keys=["gitea.authorEmail"]).gitea
     assert management_repository.secret_settings(secret) == ["author_email"]
+
+
+# --------------------------------------------------------------------------- free-form values: depth and size
+
+
+def nested(depth: int, leaf: object = 1) -> object:
+    value = leaf
+    for _ in range(depth):
+        value = {"a": value}
+    return value
+
+
+@pytest.mark.parametrize(
+    ("build", "key"),
+    [
+        (lambda v: {"apps": {"web": {"values": {"x": v}}}}, "kommander:apps.web.values"),
+        (lambda v: {"apps": {"web": {"values": {"x": [v]}}}}, "kommander:apps.web.values"),
+        (
+            lambda v: {"apps": {"web": {"clusters": ["host-cluster"], "overrides": {"host-cluster": {"x": v}}}}},
+            "kommander:apps.web.overrides.host-cluster",
+        ),
+    ],
+)
+@pytest.mark.parametrize("depth", [64, 1000, 100_000])
+def test_values_nested_too_deep_are_a_keyed_error(build, key: str, depth: int) -> None:  # type: ignore[no-untyped-def]
+    assert error(build(nested(depth))) == f"{key}: nested more than 64 levels deep"
+
+
+def test_values_64_levels_deep_are_fine() -> None:
+    cfg = parse({"apps": {"web": {"values": nested(63)}}})  # 63 mappings inside values: 64 levels
+    assert cfg.apps["web"].values["a"]
+
+
+def test_deep_json_from_the_engine_is_a_keyed_error(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    import pulumi
+
+    from components import config
+
+    monkeypatch.chdir("/")
+    text = '{"web": {"values": ' + '{"a": ' * 100_000 + "1" + "}" * 100_000 + "}}"
+    pulumi.runtime.set_all_config({"kommander:apps": text}, [])
+    try:
+        with pytest.raises(ConfigError) as err:
+            config.load()
+    finally:
+        pulumi.runtime.set_all_config({}, [])
+    assert str(err.value).startswith("kommander:apps: ")
+
+
+def test_values_over_the_configmap_limit_are_a_keyed_error() -> None:
+    big = {"blob": "x" * (1024 * 1024)}
+    assert error({"apps": {"web": {"values": big}}}).startswith(
+        "kommander:apps.web.values: 1,048,583 bytes as YAML, over the 1,032,192 one ConfigMap can hold"
+    )
+    # many small keys, and an override that only together with the values is too large
+    half = {f"k{i}": "v" * 100 for i in range(5500)}
+    other = {f"o{i}": "v" * 100 for i in range(5500)}
+    raw = {"apps": {"web": {"values": half, "clusters": ["host-cluster"], "overrides": {"host-cluster": other}}}}
+    assert error(raw).startswith("kommander:apps.web.overrides.host-cluster: with values, ")
+    parse({"apps": {"web": {"values": half}}})  # each alone fits
+
+
+# --------------------------------------------------------------------------- trailing newlines
+
+
+@pytest.mark.parametrize(
+    ("raw", "key"),
+    [
+        ({"clusterName": "management\n"}, "kommander:clusterName"),
+        ({"versions": {"flux": "2.17.0\n"}}, "kommander:versions.flux"),
+        ({"gitea": {"branch": "main\n"}}, "kommander:gitea.branch"),
+        ({"gitea": {"storageSize": "10Gi\n"}}, "kommander:gitea.storageSize"),
+        ({"flux": {"requeueDependency": "5s\n"}}, "kommander:flux.requeueDependency"),
+        ({"namespaces": {"labels": {"team": "a\n"}}}, "kommander:namespaces.labels"),
+        ({"ingress": {"domain": "example.com\n"}}, "kommander:ingress.domain"),
+        ({"workspaces": [{"name": "edge\n"}]}, "kommander:workspaces[0].name"),
+    ],
+)
+def test_a_trailing_newline_is_not_part_of_a_valid_name(raw: dict, key: str) -> None:
+    # `^...$` matches before a final newline: the object name would then fail on the API server, mid-`up`
+    assert error(raw).startswith(f"{key}: ")
+
+
+def test_any_key_nested_far_too_deep_is_a_keyed_error_quickly() -> None:
+    import time
+
+    deep: object = 1
+    for _ in range(100_000):
+        deep = [deep]
+    start = time.monotonic()
+    assert error({"workspaces": deep}) == "kommander:workspaces: nested more than 68 levels deep"
+    assert error({"apps": {"web": {"values": nested(100_000)}}}, secret_keys=["apps"]) == (
+        "kommander:apps.web.values: nested more than 64 levels deep"
+    )
+    assert time.monotonic() - start < 5
