@@ -2,12 +2,14 @@
 
 import pulumi
 
-from components import config, gc_policy
+from components import config, gc_policy, stack_plan
 from components.management_cluster import ManagementCluster
 
 gc_policy.young_collections_only()
 cfg = config.load()
-cluster = ManagementCluster("kommander", cfg, kubernetes=config.kubernetes_target())
+# every name, the catalog, the app plan and the repository content, checked before any resource
+plan = stack_plan.build(cfg)
+cluster = ManagementCluster("kommander", plan, kubernetes=config.kubernetes_target())
 
 pulumi.export("clusterName", cfg.clusterName)
 pulumi.export("namespaces", {"kommander": cluster.namespaces.kommander, "flux": cluster.namespaces.flux})

@@ -26,13 +26,8 @@ sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 import pyrage  # noqa: E402
 from gitserver import GitServer  # noqa: E402
 
-from components import config, gitrepo  # noqa: E402
-from components.management_repository import (  # noqa: E402
-    RepositoryProvider,
-    build_content,
-    provider_inputs,
-    sources_for,
-)
+from components import config, gitrepo, repository_content  # noqa: E402
+from components.management_repository import RepositoryProvider, provider_inputs  # noqa: E402
 
 
 def generate(root: Path, apps: int) -> None:
@@ -54,11 +49,11 @@ def generate(root: Path, apps: int) -> None:
 
 
 def props(server: GitServer, url: str, root: Path, identity: Any) -> dict[str, Any]:
-    sources = sources_for(root, project_root=root)
+    spec = repository_content.ContentSpec(str(root), "applications", cluster_name="management")
     return provider_inputs(
         config.Gitea(),
-        sources,
-        gitrepo.content_digest(build_content(sources, "management")),
+        spec,
+        gitrepo.content_digest(repository_content.collect(spec)),
         url=url,
         username=server.username,
         password=server.password,
@@ -111,7 +106,7 @@ def main() -> None:
             provider.update(created.id, created.outs, changed)
             one = time.perf_counter() - t0
             n_one = commits(bare) - n_first - n_noop
-            files = len(build_content(sources_for(root, project_root=root), "management"))
+            files = len(repository_content.collect(repository_content.ContentSpec(str(root), "applications")))
         finally:
             server.stop()
     print(f"applications: {args.apps} ({files} files + .sops.yaml + 1 encrypted secret)")

@@ -59,7 +59,7 @@ import pulumi  # noqa: E402
 import pulumi_kubernetes as k8s  # noqa: E402
 from harness import Graph, Registration, run  # noqa: E402
 
-from components import config, gc_policy  # noqa: E402
+from components import config, gc_policy, stack_plan  # noqa: E402
 from components.management_cluster import ManagementCluster  # noqa: E402
 
 #: Seconds a resource of a kind takes to become ready in a real `pulumi up` (the model).
@@ -109,8 +109,8 @@ def generated_config(projects: int, sources: int = 4, clusters: int = 10) -> dic
 
 def full_program(raw: dict[str, Any]) -> Callable[[], None]:
     """The program over an already parsed config (parsing is not part of the comparison)."""
-    cfg = config.parse(raw, secret_keys=list(raw), stack="dev")
-    return lambda: (ManagementCluster("kommander", cfg), None)[1]
+    plan = stack_plan.build(config.parse(raw, secret_keys=list(raw), stack="dev"))
+    return lambda: (ManagementCluster("kommander", plan), None)[1]
 
 
 def kubernetes_class(type_: str) -> Callable[..., pulumi.CustomResource] | None:

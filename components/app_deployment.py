@@ -3,7 +3,7 @@
 For each target cluster a Flux Kustomization reconciles
 ``applications/<app>/<version>`` of the ``management`` GitRepository (the flux
 namespace) with ``postBuild`` substitution (the catalog's variables, then the
-``kommander-vars`` ConfigMap), ``dependsOn`` the Kustomizations of the applications
+``substitution-vars`` ConfigMap), ``dependsOn`` the Kustomizations of the applications
 it needs on the same cluster (except the suspended ones of :data:`PULUMI_OWNED` apps,
 which would never clear: Pulumi orders those), and a health check on the app's HelmRelease.
 
@@ -39,8 +39,8 @@ import pulumi
 import pulumi_kubernetes as k8s
 import yaml
 
+from components import app_versions, config, tenancy_plan
 from components import catalog as cat
-from components import config, tenancy_plan
 from components.config import ConfigError
 from components.flux import controller_values
 from components.gitea import chart_values as gitea_values
@@ -51,7 +51,7 @@ HOST_CLUSTER = tenancy_plan.HOST_CLUSTER
 #: The GitRepository (flux namespace) holding the management repository.
 MANAGEMENT_SOURCE = tenancy_plan.MANAGEMENT_SOURCE
 #: The ConfigMap of substitution variables FluxConfiguration keeps (flux namespace).
-VARS_CONFIGMAP = "kommander-vars"
+VARS_CONFIGMAP = app_versions.SUBSTITUTION_VARS
 KUBECONFIG_KEY = tenancy_plan.KUBECONFIG_KEY
 #: Core applications and the ``kommander:versions`` field pinning each.
 CORE_VERSIONS = {
@@ -62,6 +62,8 @@ CORE_VERSIONS = {
     "gatekeeper": "gatekeeper",
     "traefik": "traefik",
 }
+#: Names other catalogs give the platform's own applications (kommander-applications: ``kommander-flux``).
+CORE_ALIASES = {"kommander-flux": "flux"}
 APP_LABEL = tenancy_plan.LABEL_APPLICATION
 #: Core apps whose release on the management cluster Pulumi itself owns and waits for (the
 #: helm.sh/v3 Releases of Flux and cert-manager, Gitea's HelmRelease with its generated
@@ -100,6 +102,8 @@ class Target:
     """The attached cluster's kubeconfig Secret (in ``namespace``), as the tenancy plan names it."""
     namespace_kustomization: str | None = None
     """The Kustomization (in ``namespace``) that creates ``release_namespace`` on the attached cluster."""
+    workspace_namespace: str = ""
+    """``workspaceNamespace`` for the app's manifests: the kommander namespace on host-cluster, else the workspace's."""
 
     @property
     def remote(self) -> bool:
@@ -122,6 +126,22 @@ class AppPlan:
     targets: tuple[Target, ...]
     keep_on_delete: bool = False
     """Deleting a Kustomization of this app leaves what it applied (a protected, stateful app)."""
+    defaults: bool = False
+    """The version's ``defaults/`` is applied by its own Kustomization (kommander-applications trees)."""
+    releases: tuple[app_versions.Release, ...] = ()
+    """The HelmReleases of the version folder (health checks; where user values go)."""
+    variables: Mapping[str, str] = field(default_factory=dict)
+    """Per-app substitution variables (``kommander:apps.<app>.variables``)."""
+
+    def deployment_variables(self, target: Target) -> dict[str, str]:
+        """What Kommander's AppDeployment controller sets per deployment."""
+        return {
+            **self.variables,
+            "releaseName": self.app,
+            "releaseNamespace": target.release_namespace,
+            "appVersion": self.version,
+            "workspaceNamespace": target.workspace_namespace or target.release_namespace,
+        }
 
 
 def host_namespace(app: str, namespaces: config.Namespaces) -> str:
@@ -181,19 +201,11 @@ def _dependency_order(plans: list[AppPlan]) -> list[AppPlan]:
     return done
 
 
-def plan(
-    cfg: config.StackConfig,
-    apps: Mapping[str, cat.CatalogApp],
-    layout: tenancy_plan.TenancyPlan | None = None,
-) -> list[AppPlan]:
-    """The AppDeployments of the stack: core apps (traefik when ingress is enabled) and enabled ``apps``.
-
-    Attached clusters, their workspace namespaces and kubeconfig Secrets come from the tenancy plan ``layout``
-    (planned from ``cfg`` when not given): no name is decided twice."""
+def _wanted(
+    cfg: config.StackConfig, apps: Mapping[str, cat.CatalogApp], clusters: set[str]
+) -> dict[str, tuple[str, config.App]]:
+    """App -> (version, its config): the core apps at ``kommander:versions``, then the enabled ``kommander:apps``."""
     known = ", ".join(sorted(apps))
-    layout = layout or tenancy_plan.plan(cfg.workspaces, cfg.projects)
-    attached = cluster_workspaces(layout)
-    workspaces = _workspace_namespaces(layout)
     core = [a for a in CORE_VERSIONS if a != "traefik" or cfg.ingress.enabled]
     wanted: dict[str, tuple[str, config.App]] = {}
     for app in core:
@@ -222,6 +234,12 @@ def plan(
             continue
         if app == "traefik":
             raise ConfigError("kommander:apps.traefik: Traefik is deployed with kommander:ingress.enabled")
+        if app in CORE_ALIASES:
+            core_app = CORE_ALIASES[app]
+            raise ConfigError(
+                f"kommander:apps.{app}: this is the platform's {core_app}, installed by Pulumi at "
+                f"kommander:versions.{CORE_VERSIONS[core_app]}"
+            )
         if app not in apps:
             raise ConfigError(f"kommander:apps.{app}: unknown application {app!r} (catalog: {known})")
         if not user.enabled:
@@ -235,24 +253,75 @@ def plan(
                 f"(versions of {app}: {', '.join(apps[app].versions)})"
             )
         for cluster in user.clusters:
-            if cluster != HOST_CLUSTER and cluster not in workspaces:
-                known_clusters = ", ".join([HOST_CLUSTER, *sorted(workspaces)])
+            if cluster not in clusters:
+                known_clusters = ", ".join([HOST_CLUSTER, *sorted(clusters - {HOST_CLUSTER})])
                 raise ConfigError(
                     f"kommander:apps.{app}.clusters: unknown cluster {cluster!r} (known: {known_clusters})"
                 )
         wanted[app] = (version, user)
+    return wanted
 
+
+def _check_variables(
+    app: str, entry: cat.CatalogApp, version: str, target: Target, plan_: AppPlan, stack_variables: Mapping[str, str]
+) -> None:
+    """Every ``${var}`` without a default that Flux would meet for this deployment is supplied."""
+    if entry.folder is None:
+        return
+    folder = entry.folder / version
+    given = {**stack_variables, **plan_.deployment_variables(target)}
+    try:
+        missing = app_versions.missing_variables(folder, entry.folder.parent.parent, given, stack_variables)
+    except cat.CatalogError as exc:
+        raise ConfigError(f"kommander:applicationsPath: {exc}") from None
+    if missing:
+        names = ", ".join(sorted(missing))
+        first = missing[sorted(missing)[0]]
+        raise ConfigError(
+            f"kommander:apps.{app}: {entry.version_path(version)} needs substitution variables nobody sets: {names} "
+            f"(first in {first}); set them in kommander:apps.{app}.variables"
+        )
+
+
+def plan(
+    cfg: config.StackConfig,
+    apps: Mapping[str, cat.CatalogApp],
+    layout: tenancy_plan.TenancyPlan | None = None,
+    stack_variables: Mapping[str, str] | None = None,
+) -> list[AppPlan]:
+    """The AppDeployments of the stack: core apps (traefik when ingress is enabled) and enabled ``apps``.
+
+    Attached clusters, their workspace namespaces and kubeconfig Secrets come from the tenancy plan ``layout``
+    (planned from ``cfg`` when not given): no name is decided twice. With ``stack_variables`` (what
+    ``substitution-vars`` holds), every deployment's manifests are checked for variables nobody sets."""
+    layout = layout or tenancy_plan.plan(cfg.workspaces, cfg.projects)
+    attached = cluster_workspaces(layout)
+    workspaces = _workspace_namespaces(layout)
+    wanted = _wanted(cfg, apps, {HOST_CLUSTER, *workspaces})
     on_cluster = {app: set(user.clusters) for app, (_, user) in wanted.items()}
     out: list[AppPlan] = []
     for app, (version, user) in wanted.items():
-        deps = apps[app].metadata.dependsOn
+        entry = apps[app]
+        deps = tuple(CORE_ALIASES.get(d, d) for d in entry.metadata_of(version).dependsOn)
         for dep in deps:
             missing = sorted(set(user.clusters) - on_cluster.get(dep, set()))
             if missing:
-                raise ConfigError(
-                    f"kommander:apps.{app}: needs {dep!r} on {', '.join(missing)} "
-                    f"(enable kommander:apps.{dep} with those clusters)"
+                how = (
+                    "kommander:ingress.enabled"
+                    if dep == "traefik"
+                    else f"kommander:apps.{dep} with those clusters"
+                    if dep in apps
+                    else f"{dep!r} is not in the catalog"
                 )
+                raise ConfigError(f"kommander:apps.{app}: needs {dep!r} on {', '.join(missing)} ({how})")
+        try:
+            info = (
+                app_versions.analyse(entry.folder / version, app)
+                if entry.folder is not None
+                else app_versions.VersionInfo(False, ())
+            )
+        except cat.CatalogError as exc:
+            raise ConfigError(f"kommander:applicationsPath: {exc}") from None
         base = deep_merge(_core_values(app, cfg), user.values)
         targets = tuple(
             Target(
@@ -264,21 +333,39 @@ def plan(
                 values=deep_merge(base, user.overrides.get(cluster, {})),
                 kubeconfig_secret=attached[cluster].kubeconfig_secret if cluster != HOST_CLUSTER else None,
                 namespace_kustomization=attached[cluster].namespace_kustomization if cluster != HOST_CLUSTER else None,
+                workspace_namespace=cfg.namespaces.kommander if cluster == HOST_CLUSTER else workspaces[cluster],
             )
             for cluster in user.clusters
         )
-        out.append(
-            AppPlan(
-                app,
-                version,
-                apps[app].version_path(version),
-                app in CORE_VERSIONS,
-                deps,
-                targets,
-                keep_on_delete=cfg.protect and app in STATEFUL,
-            )
+        planned = AppPlan(
+            app,
+            version,
+            entry.version_path(version),
+            app in CORE_VERSIONS,
+            deps,
+            targets,
+            keep_on_delete=cfg.protect and app in STATEFUL,
+            defaults=info.defaults,
+            releases=info.releases,
+            variables=dict(user.variables),
         )
+        if stack_variables is not None and app not in CORE_VERSIONS:
+            for target in targets:
+                _check_variables(app, entry, version, target, planned, stack_variables)
+        out.append(planned)
     return _dependency_order(out)
+
+
+def _release_names(plan_: AppPlan, target: Target, variables: Mapping[str, str]) -> list[tuple[str, str]]:
+    """(name, namespace) of the version's HelmReleases for this deployment (the app's own when none is found)."""
+    given = {**variables, **plan_.deployment_variables(target)}
+    found = []
+    for release in plan_.releases:
+        try:
+            found.append((cat.substitute(release.name, given), cat.substitute(release.namespace, given)))
+        except cat.SubstitutionError:
+            continue
+    return found or [(plan_.app, target.release_namespace)]
 
 
 def values_patch(app: str, release_namespace: str, values: Mapping[str, Any]) -> dict[str, Any]:
@@ -295,16 +382,35 @@ def values_patch(app: str, release_namespace: str, values: Mapping[str, Any]) ->
     }
 
 
+def overrides_patch(app: str, release: str, has_values_from: bool) -> dict[str, Any]:
+    """A ``patches`` entry making a HelmRelease read the app's overrides last (``valuesFrom``, optional)."""
+    ref = {"kind": "ConfigMap", "name": cat.overrides_name(app), "valuesKey": "values.yaml", "optional": True}
+    op = (
+        {"op": "add", "path": "/spec/valuesFrom/-", "value": ref}
+        if has_values_from
+        else {
+            "op": "add",
+            "path": "/spec/valuesFrom",
+            "value": [ref],
+        }
+    )
+    return {
+        "patch": yaml.safe_dump([op], sort_keys=True),
+        "target": {"group": "helm.toolkit.fluxcd.io", "kind": "HelmRelease", "name": release},
+    }
+
+
 def suspended(app: str, target: Target) -> bool:
     """Whether the app's Kustomization on ``target`` is suspended: Pulumi owns its release there."""
     return not target.remote and app in PULUMI_OWNED
 
 
-def kustomization_spec(
-    plan_: AppPlan, target: Target, variables: Mapping[str, str], flux_namespace: str, path_prefix: str = ""
-) -> dict[str, Any]:
-    """The Flux Kustomization spec of one app on one cluster (pure)."""
-    path = "/".join(p for p in (path_prefix.strip("/"), plan_.path) if p)
+def defaults_name(target: Target, app: str) -> str:
+    """The Kustomization applying a version's separate ``defaults/``."""
+    return f"{target.kustomization_name(app)}-defaults"
+
+
+def _base_spec(path: str, target: Target, variables: Mapping[str, str], flux_namespace: str) -> dict[str, Any]:
     spec: dict[str, Any] = {
         "interval": "10m",
         "retryInterval": "1m",
@@ -317,15 +423,36 @@ def kustomization_spec(
             "substitute": dict(variables),
             "substituteFrom": [{"kind": "ConfigMap", "name": VARS_CONFIGMAP, "optional": True}],
         },
-        "healthChecks": [
-            {
-                "apiVersion": "helm.toolkit.fluxcd.io/v2",
-                "kind": "HelmRelease",
-                "name": plan_.app,
-                "namespace": target.release_namespace,
-            }
-        ],
     }
+    if target.remote:
+        spec["kubeConfig"] = {"secretRef": {"name": target.kubeconfig_secret, "key": KUBECONFIG_KEY}}
+    return spec
+
+
+def defaults_spec(
+    plan_: AppPlan, target: Target, variables: Mapping[str, str], flux_namespace: str, path_prefix: str = ""
+) -> dict[str, Any]:
+    """The Kustomization of a version's separate ``defaults/`` on one cluster (pure)."""
+    path = "/".join(p for p in (path_prefix.strip("/"), plan_.path, app_versions.DEFAULTS) if p)
+    spec = _base_spec(path, target, {**variables, **plan_.deployment_variables(target)}, flux_namespace)
+    if target.namespace_kustomization:
+        spec["dependsOn"] = [{"name": target.namespace_kustomization, "namespace": target.namespace}]
+    if suspended(plan_.app, target):
+        spec["suspend"] = True
+    return spec
+
+
+def kustomization_spec(
+    plan_: AppPlan, target: Target, variables: Mapping[str, str], flux_namespace: str, path_prefix: str = ""
+) -> dict[str, Any]:
+    """The Flux Kustomization spec of one app on one cluster (pure)."""
+    path = "/".join(p for p in (path_prefix.strip("/"), plan_.path) if p)
+    spec = _base_spec(path, target, {**variables, **plan_.deployment_variables(target)}, flux_namespace)
+    releases = _release_names(plan_, target, variables)
+    spec["healthChecks"] = [
+        {"apiVersion": "helm.toolkit.fluxcd.io/v2", "kind": "HelmRelease", "name": name, "namespace": namespace}
+        for name, namespace in releases
+    ]
     if suspended(plan_.app, target):
         spec["suspend"] = True
     if plan_.keep_on_delete:
@@ -340,15 +467,25 @@ def kustomization_spec(
     # installed and waited for before any AppDeployment is registered).
     depends_on = [dep for dep in plan_.depends_on if not suspended(dep, target)]
     needs = [{"name": target.kustomization_name(dep), "namespace": target.namespace} for dep in depends_on]
+    if plan_.defaults:
+        needs.insert(0, {"name": defaults_name(target, plan_.app), "namespace": target.namespace})
     if target.namespace_kustomization:
         # kustomize-controller creates no namespace: the workspace namespace on the attached cluster first
         needs.insert(0, {"name": target.namespace_kustomization, "namespace": target.namespace})
     if needs:
         spec["dependsOn"] = needs
-    if target.remote:
-        spec["kubeConfig"] = {"secretRef": {"name": target.kubeconfig_secret, "key": KUBECONFIG_KEY}}
-        if target.values:
-            spec["patches"] = [values_patch(plan_.app, target.release_namespace, target.values)]
+    if target.values:
+        if target.remote:
+            spec["patches"] = [values_patch(name, namespace, target.values) for name, namespace in releases]
+        else:
+            by_name = {r.name: r for r in plan_.releases}
+            patches = [
+                overrides_patch(plan_.app, name, by_name[name].has_values_from)
+                for name, _ in releases
+                if name in by_name and not by_name[name].reads_overrides
+            ]
+            if patches:
+                spec["patches"] = patches
     return spec
 
 
@@ -405,6 +542,25 @@ class AppDeployment(Component):
                     spec["kubeConfig"]["secretRef"]["name"] = args.kubeconfig_secrets[target.cluster]
                 else:
                     namespace = target.namespace
+            if args.plan.defaults:
+                defaults = defaults_spec(args.plan, target, variables, args.flux_namespace_name, args.path_prefix)
+                if target.remote and args.namespaces:
+                    defaults["kubeConfig"]["secretRef"]["name"] = args.kubeconfig_secrets[target.cluster]
+                deps.append(
+                    k8s.apiextensions.CustomResource(
+                        f"{name}{part}-defaults",
+                        api_version="kustomize.toolkit.fluxcd.io/v1",
+                        kind="Kustomization",
+                        metadata=meta(
+                            defaults_name(target, args.plan.app),
+                            namespace,
+                            labels={**labels, "kommander.d2iq.io/cluster": target.cluster},
+                            annotations={"kommander.d2iq.io/version": args.plan.version},
+                        ),
+                        spec=defaults,
+                        opts=self.child(),
+                    )
+                )
             self.kustomizations[target.cluster] = k8s.apiextensions.CustomResource(
                 f"{name}{part}",
                 api_version="kustomize.toolkit.fluxcd.io/v1",

@@ -1,9 +1,9 @@
 """FluxConfiguration: Flux pointed at the management repository.
 
-The ``kommander-vars`` ConfigMap (postBuild substitution variables, nothing secret),
+The ``substitution-vars`` ConfigMap (postBuild substitution variables, nothing secret),
 the ``management`` GitRepository with its credentials Secret, and the
 ``apps-kommander`` Kustomization that applies the management cluster's path with SOPS
-decryption (``sops-age``) and substitution from ``kommander-vars``. The commit the
+decryption (``sops-age``) and substitution from ``substitution-vars``. The commit the
 ManagementRepository pushed is passed in as data: it is set as the objects'
 ``reconcile.fluxcd.io/requestedAt`` annotation, so Flux reconciles each new commit
 at once and the objects are ordered after the content.
@@ -16,9 +16,13 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_kubernetes as k8s
 
+from components import config
+from components.app_versions import SUBSTITUTION_VARS
+from components.cert_manager import CA_NAME
+from components.ingress import tls_secret_name
 from components.k8s import WAIT_FOR_TERMINATION, WAIT_READY, Component, meta, object_name
 
-VARS = "kommander-vars"
+VARS = SUBSTITUTION_VARS
 REPOSITORY = "management"
 KUSTOMIZATION = "apps-kommander"
 CREDENTIALS = "management-git-credentials"
@@ -44,34 +48,39 @@ class FluxConfigurationArgs:
     """Substitution variables (see :func:`substitution_variables`)."""
 
 
-def substitution_variables(
-    cluster_name: str,
-    kommander_namespace: str,
-    flux_namespace: str,
-    cert_manager_namespace: str,
-    domain: str,
-    helm_mirror_url: str | None,
-) -> dict[str, str]:
-    """``kommander-vars``: what manifests in the repository may use as ``${name}`` (pure, nothing secret).
+def substitution_variables(cfg: config.StackConfig) -> dict[str, str]:
+    """``substitution-vars``: what manifests in the repository may use as ``${name}`` (pure, nothing secret).
 
-    ``helmMirrorURL`` is present only when a mirror is configured, so
+    The stack's names, and the stack-wide variables kommander-applications' manifests read
+    (the root CA's issuer and Secret, the ingress certificate, whether charts come from a
+    mirror). ``helmMirrorURL`` is present only when a mirror is configured, so
     ``${helmMirrorURL:=<upstream>}`` falls back to the upstream URL.
     """
+    ns = cfg.namespaces
     out = {
-        "clusterName": cluster_name,
-        "releaseNamespace": kommander_namespace,
-        "kommanderNamespace": kommander_namespace,
-        "fluxNamespace": flux_namespace,
-        "certManagerNamespace": cert_manager_namespace,
-        "domain": domain,
+        "clusterName": cfg.clusterName,
+        "releaseNamespace": ns.kommander,
+        "kommanderNamespace": ns.kommander,
+        "fluxNamespace": ns.flux,
+        "certManagerNamespace": ns.certManager,
+        "domain": cfg.ingress.domain,
+        "certificateIssuerName": CA_NAME,
+        "certificatesIssuerName": CA_NAME,
+        "certificatesCAIssuerName": CA_NAME,
+        "caIssuerName": CA_NAME,
+        "certificateIssuerKind": "ClusterIssuer",
+        "caSecretName": CA_NAME,
+        "caSecretNamespace": ns.certManager,
+        "tlsCertificateSecret": tls_secret_name(cfg.ingress),
+        "airgappedEnabled": "true" if cfg.helmMirrorUrl else "false",
     }
-    if helm_mirror_url:
-        out["helmMirrorURL"] = helm_mirror_url
+    if cfg.helmMirrorUrl:
+        out["helmMirrorURL"] = cfg.helmMirrorUrl
     return out
 
 
 class FluxConfiguration(Component):
-    """``kommander-vars``, the ``management`` GitRepository and the ``apps-kommander`` Kustomization."""
+    """``substitution-vars``, the ``management`` GitRepository and the ``apps-kommander`` Kustomization."""
 
     kustomization: k8s.apiextensions.CustomResource
     """The ``apps-kommander`` Kustomization (waits Ready)."""

@@ -8,14 +8,12 @@ from __future__ import annotations
 
 import pulumi
 
-from components import tenancy_plan
-from components.app_deployment import AppDeployment, AppDeploymentArgs, app_variables, catalog_root, plan
-from components.catalog import load_catalog
+from components.app_deployment import AppDeployment, AppDeploymentArgs
 from components.catalogs import CatalogRepositories, CatalogRepositoriesArgs, catalog_targets
 from components.cert_manager import CertManager, CertManagerArgs, RootCA, RootCAArgs
-from components.config import KubernetesTarget, StackConfig
+from components.config import KubernetesTarget
 from components.flux import Flux, FluxArgs
-from components.flux_configuration import FluxConfiguration, FluxConfigurationArgs, substitution_variables
+from components.flux_configuration import FluxConfiguration, FluxConfigurationArgs
 from components.gitea import Gitea, GiteaArgs
 from components.helm_repositories import HelmRepositories, HelmRepositoriesArgs
 from components.ingress import IngressCertificate, IngressCertificateArgs
@@ -30,6 +28,7 @@ from components.platform_services import (
     excluded_namespaces,
 )
 from components.sops_age import SopsAge, SopsAgeArgs
+from components.stack_plan import StackPlan
 from components.tenancy import Tenancy, TenancyArgs
 
 
@@ -56,19 +55,33 @@ class ManagementCluster(Component):
     def __init__(
         self,
         name: str,
-        cfg: StackConfig,
+        stack: StackPlan,
         opts: pulumi.ResourceOptions | None = None,
         kubernetes: KubernetesTarget | None = None,
     ) -> None:
-        """``kubernetes``: the stack's Kubernetes target (``config.kubernetes_target()``), which the repository
+        """``stack``: the plan (``stack_plan.build(cfg)``, which raised every config error already);
+        ``kubernetes``: the stack's Kubernetes target (``config.kubernetes_target()``), which the repository
         publisher port-forwards to Gitea through; None: the current context."""
         super().__init__("kommander:index:ManagementCluster", name, opts)
+        self._name = name
+        self._stack = stack
+        self._platform()
+        self._repository(kubernetes or KubernetesTarget())
+        self._workloads()
+        self.register_outputs(
+            {
+                "kommander_namespace": self.namespaces.kommander,
+                "flux_namespace": self.namespaces.flux,
+                "ca_issuer": self.root_ca.issuer_name,
+                "flux_version": self.flux.version,
+            }
+        )
+
+    def _platform(self) -> None:
+        """Namespaces, Flux, cert-manager and the root CA, the Helm repositories, the ingress certificate."""
+        name, cfg = self._name, self._stack.cfg
         mirror = cfg.helmMirrorUrl
         ca_file = str(cfg.helmMirrorCaFile.resolve()) if cfg.helmMirrorCaFile else None
-        here = self.child()
-        # every workspace, project and attached cluster name, decided once (pure, before any resource)
-        layout = tenancy_plan.plan(cfg.workspaces, cfg.projects)
-
         # 1. namespaces
         self.namespaces = Namespaces(
             f"{name}-namespaces",
@@ -78,13 +91,13 @@ class ManagementCluster(Component):
                 cert_manager=cfg.namespaces.certManager,
                 labels=cfg.namespaces.labels,
             ),
-            opts=here,
+            opts=self.child(),
         )
         # 2. Flux (controllers + CRDs)
         self.flux = Flux(
             f"{name}-flux",
             FluxArgs(self.namespaces.flux, cfg.versions.flux, cfg.flux, mirror, cfg.charts.flux, ca_file),
-            opts=here,
+            opts=self.child(),
         )
         # 3. cert-manager, then the root CA (its custom resources need cert-manager's CRDs and webhook)
         self.cert_manager = CertManager(
@@ -92,18 +105,17 @@ class ManagementCluster(Component):
             CertManagerArgs(
                 self.namespaces.cert_manager, cfg.versions.certManager, mirror, cfg.charts.certManager, ca_file
             ),
-            opts=here,
+            opts=self.child(),
         )
         self.root_ca = RootCA(
             f"{name}-root-ca",
             RootCAArgs(self.cert_manager.namespace, protect=cfg.protect),
             opts=self.child(depends_on=[self.cert_manager]),
         )
-        # 4. the catalog's Helm repositories (Flux objects), through the mirror when one is set
-        root = catalog_root(cfg)
+        # 4. the catalogs' Helm repositories (Flux objects), through the mirror when one is set
         self.helm_repositories = HelmRepositories(
             f"{name}-helm-repositories",
-            HelmRepositoriesArgs(self.namespaces.flux, cfg.namespaces.flux, mirror, cfg.helmMirrorCaSecret, root),
+            HelmRepositoriesArgs(self.namespaces.flux, self._stack.helm_repositories),
             opts=self.child(depends_on=[self.flux]),
         )
         # 5. the platform's TLS for ingress.domain (cert-manager objects, after the root CA)
@@ -115,6 +127,9 @@ class ManagementCluster(Component):
                 opts=self.child(depends_on=[self.cert_manager, self.root_ca]),
             )
 
+    def _repository(self, kubernetes: KubernetesTarget) -> None:
+        """Gitea, the age key, the management repository's content, and Flux pointed at it."""
+        name, cfg = self._name, self._stack.cfg
         # 6. Gitea, through Flux (HelmRelease) from the `gitea` HelmRepository
         self.gitea = Gitea(
             f"{name}-gitea",
@@ -123,19 +138,19 @@ class ManagementCluster(Component):
             ),
             opts=self.child(depends_on=[self.flux, self.cert_manager, self.helm_repositories]),
         )
-        # 8. the age key pair the repository's secrets are encrypted for
+        # 7. the age key pair the repository's secrets are encrypted for
         self.sops_age = SopsAge(
             f"{name}-sops-age",
             SopsAgeArgs(self.namespaces.flux, protect=cfg.protect),
             opts=self.child(depends_on=[self.namespaces]),
         )
-        # 7. the management repository's content, pushed to Gitea (at gitea.externalUrl, else port-forwarded)
+        # 8. the management repository's content, pushed to Gitea (at gitea.externalUrl, else port-forwarded)
         self.management_repository = ManagementRepository(
             f"{name}-management-repository",
             ManagementRepositoryArgs(
                 url=self.gitea.repository_url,
                 forward=self.gitea.forward,
-                kubernetes=kubernetes or KubernetesTarget(),
+                kubernetes=kubernetes,
                 username=self.gitea.admin_username,
                 password=self.gitea.admin_password,
                 recipient=self.sops_age.recipient,
@@ -143,7 +158,8 @@ class ManagementCluster(Component):
                 settings=cfg.gitea,
                 cluster_name=cfg.clusterName,
                 kommander_namespace=cfg.namespaces.kommander,
-                applications_path=cfg.applicationsPath,
+                content=self._stack.content,
+                digest=self._stack.digest,
             ),
             opts=self.child(depends_on=[self.gitea, self.sops_age]),
         )
@@ -159,19 +175,16 @@ class ManagementCluster(Component):
                 password=self.gitea.admin_password,
                 revision=self.management_repository.commit,
                 decryption_secret=self.sops_age.secret_name,
-                variables=substitution_variables(
-                    cfg.clusterName,
-                    cfg.namespaces.kommander,
-                    cfg.namespaces.flux,
-                    cfg.namespaces.certManager,
-                    cfg.ingress.domain,
-                    cfg.helmMirrorUrl,
-                ),
+                variables=self._stack.variables,
             ),
             opts=self.child(depends_on=[self.flux, self.management_repository, self.sops_age]),
         )
 
-        # 13-14. workspaces, attached clusters, projects and their GitOps sources (Flux custom resources)
+    def _workloads(self) -> None:
+        """Tenancy, ChartMuseum and Gatekeeper, the AppDeployments, the catalog repositories."""
+        name, stack = self._name, self._stack
+        cfg, layout = stack.cfg, stack.tenancy
+        # 10. workspaces, attached clusters, projects and their GitOps sources (Flux custom resources)
         self.tenancy: Tenancy = Tenancy(
             f"{name}-tenancy",
             TenancyArgs(
@@ -185,9 +198,9 @@ class ManagementCluster(Component):
             ),
             opts=self.child(),
         )
-
-        # 10. ChartMuseum and Gatekeeper, applied directly (Ready before their AppDeployments adopt them)
-        variables = app_variables(cfg)
+        # 11. ChartMuseum and Gatekeeper, applied directly (Ready before their AppDeployments adopt them)
+        variables = stack.catalog_variables
+        root = stack.platform_root
         services: list[pulumi.Resource] = [self.flux, self.helm_repositories, self.flux_configuration]
         self.chartmuseum = ChartMuseum(
             f"{name}-chartmuseum",
@@ -210,14 +223,14 @@ class ManagementCluster(Component):
             ),
             opts=self.child(depends_on=services),
         )
-        # 11. AppDeployments: the core apps always, optional ones from kommander:apps (dependencies first)
+        # 12. AppDeployments: the core apps always, optional ones from kommander:apps (dependencies first)
         adopted: dict[str, list[pulumi.Resource]] = {
             "chartmuseum": [self.chartmuseum],
             "gatekeeper": [self.gatekeeper],
             "gitea": [self.gitea],
         }
         self.app_deployments: dict[str, AppDeployment] = {}
-        for app in plan(cfg, load_catalog(root), layout):
+        for app in stack.app_plans:
             needs = [*adopted.get(app.app, []), *(self.app_deployments[d] for d in app.depends_on)]
             self.app_deployments[app.app] = AppDeployment(
                 f"{name}-app-{app.app}",
@@ -232,7 +245,7 @@ class ManagementCluster(Component):
                 ),
                 opts=self.child(depends_on=[*services, *needs]),
             )
-        # 12. catalog GitRepositories, copied into matching workspace and project namespaces
+        # 13. catalog GitRepositories, copied into matching workspace and project namespaces
         self.catalogs = CatalogRepositories(
             f"{name}-catalogs",
             CatalogRepositoriesArgs(
@@ -243,13 +256,4 @@ class ManagementCluster(Component):
                 namespaces=self.tenancy.namespaces,
             ),
             opts=self.child(depends_on=[self.flux, self.flux_configuration]),
-        )
-
-        self.register_outputs(
-            {
-                "kommander_namespace": self.namespaces.kommander,
-                "flux_namespace": self.namespaces.flux,
-                "ca_issuer": self.root_ca.issuer_name,
-                "flux_version": self.flux.version,
-            }
         )

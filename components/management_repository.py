@@ -31,9 +31,17 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import pulumi
-from pulumi.dynamic import CreateResult, DiffResult, ReadResult, Resource, ResourceProvider, UpdateResult
+from pulumi.dynamic import (
+    ConfigureRequest,
+    CreateResult,
+    DiffResult,
+    ReadResult,
+    Resource,
+    ResourceProvider,
+    UpdateResult,
+)
 
-from components import config, gitrepo, portforward
+from components import catalog, config, gitrepo, portforward, repository_content
 from components.k8s import Component
 
 #: The project's own folders: the bundled catalog, common manifests and bootstrap manifests.
@@ -63,29 +71,9 @@ SETTINGS = {
 KUBERNETES_KEY = "kubernetes"
 
 
-def sources_for(applications_path: Path | None, project_root: Path = PROJECT_ROOT) -> gitrepo.Sources:
-    """Where the content comes from: a user's checkout at ``applicationsPath``, else the project."""
-    root = (applications_path or project_root).resolve()
-    return gitrepo.Sources(
-        applications=root,
-        common=root / "common" if (root / "common").is_dir() else project_root / "common",
-        bootstrap=root / "bootstrap" if (root / "bootstrap").is_dir() else project_root / "bootstrap",
-        required=applications_path is not None,
-    )
-
-
-def build_content(sources: gitrepo.Sources, cluster_name: str) -> dict[str, bytes]:
-    """The static content, or a :class:`config.ConfigError` naming what is wrong."""
-    try:
-        return gitrepo.collect_content(sources, cluster_name)
-    except gitrepo.GitRepoError as exc:
-        key = "kommander:applicationsPath" if sources.required else "the bundled application catalog"
-        raise config.ConfigError(f"{key}: {exc}") from None
-
-
 def provider_inputs(
     settings: config.Gitea,
-    sources: gitrepo.Sources,
+    content: repository_content.ContentSpec,
     digest: str,
     *,
     url: pulumi.Input[str],
@@ -117,19 +105,9 @@ def provider_inputs(
         "age_identity": age_identity,
         "cluster_name": cluster_name,
         "kommander_namespace": kommander_namespace,
-        "applications_root": str(sources.applications or ""),
-        "common_root": str(sources.common or ""),
-        "bootstrap_root": str(sources.bootstrap or ""),
-        "required": sources.required,
+        **content.inputs(),
         "digest": digest,
     }
-
-
-def _sources(props: dict[str, Any]) -> gitrepo.Sources:
-    def path(key: str) -> Path | None:
-        return Path(props[key]) if props.get(key) else None
-
-    return gitrepo.Sources(path("applications_root"), path("common_root"), path("bootstrap_root"), props["required"])
 
 
 def _setting(settings: config.Gitea, field: str) -> pulumi.Input[str]:
@@ -165,19 +143,36 @@ def reach(props: Mapping[str, Any]) -> Iterator[tuple[str, str, list[str]]]:
 class RepositoryProvider(ResourceProvider):
     """Publishes the management repository with GitPython (see :func:`gitrepo.publish`)."""
 
-    def _publish(self, props: dict[str, Any]) -> dict[str, Any]:
-        files = gitrepo.collect_content(_sources(props), props["cluster_name"])
-        if gitrepo.content_digest(files) != props["digest"]:
-            raise gitrepo.GitRepoError(
-                "the repository content changed between preview and update (files under "
-                f"{props['applications_root']}); re-run to publish the current content"
-            )
-        prefix = props["path_prefix"]
+    #: The stack's ``kubernetes:`` config as the engine passes it (:meth:`configure`): how :meth:`read` reaches
+    #: Gitea through the port-forward, since the cluster's credentials are an input only, never an output.
+    _kubernetes: dict[str, str] | None = None
+
+    def configure(self, req: ConfigureRequest) -> None:
+        kubeconfig, context = req.config.get("kubernetes:kubeconfig"), req.config.get("kubernetes:context")
+        self._kubernetes = {"kubeconfig": str(kubeconfig or ""), "context": str(context or "")}
+
+    def _content(self, props: dict[str, Any]) -> tuple[dict[str, bytes], dict[str, bytes], bool]:
+        """The files and plaintext secrets to publish, and whether the files are still those of ``digest``."""
+        try:
+            files = repository_content.collect(repository_content.ContentSpec.from_inputs(props))
+        except catalog.CatalogError as exc:
+            raise gitrepo.GitRepoError(f"{props['catalog_root']}: {exc}") from None
+        same = gitrepo.content_digest(files) == props["digest"]
         files[".sops.yaml"] = gitrepo.sops_config(props["recipient"])
         secret_path = f"{gitrepo.SECRETS_DIR}/{gitrepo.GITEA_SECRET}.enc.yaml"
         secrets = {
             secret_path: gitrepo.credentials_secret(props["kommander_namespace"], props["username"], props["password"])
         }
+        return files, secrets, same
+
+    def _publish(self, props: dict[str, Any]) -> dict[str, Any]:
+        files, secrets, same = self._content(props)
+        if not same:
+            raise gitrepo.GitRepoError(
+                "the repository content changed between preview and update (files under "
+                f"{props['catalog_root']}); re-run to publish the current content"
+            )
+        prefix = props["path_prefix"]
         with reach(props) as (url, label, forward_errors):
             remote = gitrepo.Remote(url, props["username"], props["password"], props["branch"], label=label)
             try:
@@ -212,8 +207,37 @@ class RepositoryProvider(ResourceProvider):
         """The repository and its history stay: the platform's desired state is not destroyed with the stack."""
 
     def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
-        """The recorded state as it is: a refresh does not contact Gitea (so opens no port-forward)."""
-        return ReadResult(id_=id_, outs=props)
+        """The remote branch as it is now (``pulumi refresh``), reached as ``create`` reaches it.
+
+        ``commit`` follows the branch head. When the branch no longer holds what was published
+        (a force-push, a reset, a deleted branch or repository), ``digest`` records the difference
+        instead, so the next preview shows an update and ``up`` publishes again. When the local
+        content changed since, only a moved head can be told (that ``up`` publishes anyway).
+        """
+        files, secrets, same = self._content(props)
+        kube = self._kubernetes if props.get("forward") else None
+        with reach({**props, KUBERNETES_KEY: kube} if kube is not None else props) as (url, label, forward_errors):
+            remote = gitrepo.Remote(url, props["username"], props["password"], props["branch"], label=label)
+            try:
+                seen = gitrepo.observe(
+                    remote,
+                    files,
+                    secrets,
+                    prefix=props["path_prefix"],
+                    recipient=props["recipient"],
+                    identity=props["age_identity"],
+                )
+            except gitrepo.GitRepoError as exc:
+                if not forward_errors:
+                    raise
+                raise gitrepo.GitRepoError(f"{exc}; port-forward: {forward_errors[0]}") from None
+        differs = bool(seen.added or seen.changed or seen.removed) if same else seen.commit != props.get("commit")
+        outs = {**props, "commit": seen.commit}
+        if differs:
+            counts = f"{len(seen.added)} missing, {len(seen.changed)} changed, {len(seen.removed)} extra"
+            where = f"branch {props['branch']} at {seen.commit[:12]}" if seen.commit else f"no branch {props['branch']}"
+            outs["digest"] = f"changed on the remote ({where}: {counts})"
+        return ReadResult(id_=id_, outs=outs)
 
 
 class RepositoryContent(Resource):
@@ -247,7 +271,10 @@ class ManagementRepositoryArgs:
     settings: config.Gitea
     cluster_name: str
     kommander_namespace: str
-    applications_path: Path | None = None
+    content: repository_content.ContentSpec
+    """What the static content is built from (the stack plan's)."""
+    digest: str
+    """Its digest (the stack plan's: computed once, before any resource)."""
     forward: pulumi.Input[Mapping[str, Any]] | None = None
     """Gitea's Service (``{namespace, name, port}``) to reach ``url`` through a port-forward; None: ``url`` itself."""
     kubernetes: config.KubernetesTarget = field(default_factory=config.KubernetesTarget)
@@ -268,16 +295,14 @@ class ManagementRepository(Component):
 
     def __init__(self, name: str, args: ManagementRepositoryArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("kommander:index:ManagementRepository", name, opts)
-        sources = sources_for(args.applications_path)
-        files = build_content(sources, args.cluster_name)
-        self.digest = gitrepo.content_digest(files)
+        self.digest = args.digest
         prefix = args.settings.pathPrefix
-        self.path = "./" + "/".join(p for p in (prefix, gitrepo.cluster_path(args.cluster_name)) if p)
+        self.path = "./" + "/".join(p for p in (prefix, repository_content.cluster_path(args.cluster_name)) if p)
         self.content = RepositoryContent(
             f"{name}-content",
             provider_inputs(
                 args.settings,
-                sources,
+                args.content,
                 self.digest,
                 url=args.url,
                 username=args.username,

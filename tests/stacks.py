@@ -13,6 +13,7 @@ from pathlib import Path
 from harness import Graph, run
 
 from automation import stackfile
+from components import stack_plan
 from components.management_cluster import ManagementCluster
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -23,4 +24,4 @@ STACKS = tuple(sorted(p.name.split(".")[1] for p in ROOT.glob("Pulumi.*.yaml")))
 def stack_graph(stack: str) -> Graph:
     """The recorded resource graph of the program with ``Pulumi.<stack>.yaml``'s config."""
     cfg = stackfile.load(ROOT, stack).config
-    return run(lambda: ManagementCluster("kommander", cfg), stack=stack)
+    return run(lambda: ManagementCluster("kommander", stack_plan.build(cfg)), stack=stack)

@@ -13,7 +13,7 @@ import pulumi
 import yaml
 from harness import Graph
 
-from components import config
+from components import config, stack_plan
 from components.cert_manager import CRD_GROUPS as CERT_MANAGER_GROUPS
 from components.flux import CRD_GROUPS as FLUX_GROUPS
 from components.management_cluster import ManagementCluster
@@ -26,7 +26,7 @@ CANARY = "canary-7f3a"
 
 def build(raw: dict | None = None, stack: str = "dev"):  # type: ignore[no-untyped-def]
     """The whole program with ``raw`` as its ``kommander:*`` config."""
-    return lambda: ManagementCluster("kommander", config.parse(raw or {}, stack=stack))
+    return lambda: ManagementCluster("kommander", stack_plan.build(config.parse(raw or {}, stack=stack)))
 
 
 def crd_installer(graph: Graph, api_version: str):  # type: ignore[no-untyped-def]

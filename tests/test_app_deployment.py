@@ -9,7 +9,7 @@ import yaml
 from support import crd_installer
 
 from components import catalog as cat
-from components import config
+from components import config, stack_plan
 from components.app_deployment import (
     CORE_VERSIONS,
     HOST_CLUSTER,
@@ -153,7 +153,7 @@ def test_host_cluster_kustomization_and_override_configmap(program) -> None:
     spec = kustomization.inputs["spec"]
     assert spec["path"] == f"./pre/applications/trust-manager/{APPS['trust-manager'].latest}"
     assert spec["sourceRef"] == {"kind": "GitRepository", "name": "management", "namespace": "kommander-flux"}
-    assert spec["postBuild"]["substituteFrom"] == [{"kind": "ConfigMap", "name": "kommander-vars", "optional": True}]
+    assert spec["postBuild"]["substituteFrom"] == [{"kind": "ConfigMap", "name": "substitution-vars", "optional": True}]
     assert spec["postBuild"]["substitute"]["releaseNamespace"] == "kommander"
     assert "dependsOn" not in spec, "cert-manager's host-cluster Kustomization is suspended: Pulumi orders it"
     assert spec["healthChecks"][0]["name"] == "trust-manager" and spec["healthChecks"][0]["kind"] == "HelmRelease"
@@ -236,7 +236,7 @@ def test_wired_apps_order_and_crds(program) -> None:
         "ingress": {"certificate": "acme", "acme": {"email": "ops@example.com"}},
         "catalogs": [{"name": "c", "url": "https://g.example.com/c.git"}],
     }
-    graph = program(lambda: ManagementCluster("kommander", parse(raw)))
+    graph = program(lambda: ManagementCluster("kommander", stack_plan.build(parse(raw))))
 
     def group(obj: dict[str, Any]) -> str:
         return str(obj["apiVersion"]).split("/")[0]
@@ -289,7 +289,7 @@ def test_pulumi_owned_releases_are_recorded_but_suspended_on_the_host(program) -
     from components.management_cluster import ManagementCluster
 
     cfg = config.parse({}, stack="dev")
-    graph = program(lambda: ManagementCluster("kommander", cfg))
+    graph = program(lambda: ManagementCluster("kommander", stack_plan.build(cfg)))
     apps = {
         r.inputs["metadata"]["name"]: r.inputs["spec"]
         for r in graph.of_type("kubernetes:kustomize.toolkit.fluxcd.io/v1:Kustomization")

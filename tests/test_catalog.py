@@ -149,8 +149,8 @@ def test_every_helm_repository_file_goes_through_the_mirror() -> None:
     for path in files:
         text = path.read_text()
         assert '"${helmMirrorURL:=' in text, f"{path.name}: url must use ${{helmMirrorURL:=<default>}}"
-    plain = repository_objects(ROOT, None, None, "kommander-flux")
-    mirrored = repository_objects(ROOT, "https://mirror.example.com/charts", None, "kommander-flux")
+    plain = repository_objects([ROOT], None, None, "kommander-flux")
+    mirrored = repository_objects([ROOT], "https://mirror.example.com/charts", None, "kommander-flux")
     assert plain.keys() == mirrored.keys() == {p.stem for p in files}
     for key in plain:
         validate(plain[key])
@@ -161,40 +161,46 @@ def test_every_helm_repository_file_goes_through_the_mirror() -> None:
 
 def test_read_metadata_errors(tmp_path: Path) -> None:
     path = tmp_path / "metadata.yaml"
-    path.write_text("displayName: X\ndescription: d\n")
-    with pytest.raises(ValueError, match="missing category, scope"):
-        cat.read_metadata("x", path)
-    path.write_text("displayName: X\ndescription: d\ncategory: [a]\nscope: cluster\n")
-    with pytest.raises(ValueError, match="scope 'cluster' is not one of workspace, project"):
-        cat.read_metadata("x", path)
+    path.write_text("type: internal\n")
+    assert cat.read_metadata("x", path).displayName == "x"  # kommander-applications' metadata has no displayName
+    for text, message in [
+        ("scope: cluster\n", "scope 'cluster' is not one of workspace, project"),
+        ("core: maybe\n", "core must be true or false"),
+        ("dependencies: {a: b}\n", "dependencies must be a list of names"),
+        ("- a\n", "must be a mapping"),
+        ("a: [\n", "not valid YAML"),
+    ]:
+        path.write_text(text)
+        with pytest.raises(cat.CatalogError, match=message):
+            cat.read_metadata("x", path)
 
 
 def test_services_layout_is_accepted(tmp_path: Path) -> None:
     app = tmp_path / "services" / "demo" / "1.0.0"
     app.mkdir(parents=True)
     (app / "kustomization.yaml").write_text("resources: []\n")
+    (app.parent / "bootstrap").mkdir()  # not a version: kommander-applications keeps other folders next to them
+    (app.parent / "bootstrap" / "kustomization.yaml").write_text("resources: []\n")
     (app.parent / "metadata.yaml").write_text("displayName: D\ndescription: d\ncategory: x\nscope: project\n")
     found = cat.load_catalog(tmp_path)
-    assert (
-        found["demo"].path == "applications/demo"
-    )  # where the repository publishes it and found["demo"].versions == ("1.0.0",)
-    assert found["demo"].metadata.core is False and found["demo"].metadata.category == ["x"]
+    assert found["demo"].path == "services/demo"  # published where it is, so nested paths keep working
+    assert found["demo"].versions == ("1.0.0",)
+    assert found["demo"].metadata.core is False and found["demo"].metadata.category == ("x",)
 
 
 @pytest.mark.parametrize("layout", ["applications", "services"])
-def test_app_deployments_point_at_paths_the_repository_publishes(layout: str, tmp_path: Path) -> None:
-    """The catalog reader (AppDeployment paths) and the publisher (repository content) agree, for both layouts."""
+@pytest.mark.parametrize("prefix", ["", "tenants/mgmt"])
+def test_app_deployments_point_at_paths_the_repository_publishes(layout: str, prefix: str, tmp_path: Path) -> None:
+    """The AppDeployments' paths and the repository content agree, for both layouts, with and without a prefix."""
     import shutil
 
-    from components.app_deployment import plan
-    from components.management_repository import build_content, sources_for
+    from components import repository_content, stack_plan
 
     shutil.copytree(cat.DEFAULT_ROOT / "applications", tmp_path / layout)
     shutil.copytree(cat.DEFAULT_ROOT / "common", tmp_path / "common")
-    cfg = config.parse({"applicationsPath": str(tmp_path), "apps": {"reloader": {}}})
-    content = build_content(sources_for(cfg.applicationsPath), cfg.clusterName)
-    published = {path.rsplit("/", 1)[0] for path in content}
-    plans = plan(cfg, cat.load_catalog(tmp_path))
-    assert {p.app for p in plans} >= {"flux", "gitea", "reloader"}
-    for p in plans:
+    cfg = config.parse({"applicationsPath": str(tmp_path), "apps": {"reloader": {}}, "gitea": {"pathPrefix": prefix}})
+    plan = stack_plan.build(cfg)
+    published = {path.rsplit("/", 1)[0] for path in repository_content.collect(plan.content)}
+    assert {p.app for p in plan.app_plans} >= {"flux", "gitea", "reloader"}
+    for p in plan.app_plans:
         assert p.path in published, f"{p.app}: Kustomization path {p.path} is not in the repository"

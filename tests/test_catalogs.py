@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 import yaml
 
-from components import config, tenancy_plan
+from components import config, stack_plan, tenancy_plan
 from components.catalogs import (
     CATALOG_LABELS,
     CatalogRepositories,
@@ -109,7 +109,7 @@ def test_copies_follow_selectors_and_rewrite_urls(program) -> None:
 
 
 def test_wired_after_flux_and_tenancy(program) -> None:
-    graph = program(lambda: ManagementCluster("kommander", parse(RAW)))
+    graph = program(lambda: ManagementCluster("kommander", stack_plan.build(parse(RAW))))
     installer = graph.one("kubernetes:helm.sh/v3:Release", "kommander-flux-controllers")
     repos = [r for r in graph.of_type(GIT) if r.parent == graph.one("kommander:index:CatalogRepositories").urn]
     assert len(repos) == 9  # the everywhere catalog also reaches the implicit default workspace
@@ -121,7 +121,7 @@ def test_wired_after_flux_and_tenancy(program) -> None:
 
 
 def test_no_catalogs_no_repositories(program) -> None:
-    graph = program(lambda: ManagementCluster("kommander", config.parse({})))
+    graph = program(lambda: ManagementCluster("kommander", stack_plan.build(config.parse({}))))
     assert not graph.children(graph.one("kommander:index:CatalogRepositories"))
 
 

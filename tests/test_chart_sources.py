@@ -115,9 +115,10 @@ def test_mirror_ca_file_reaches_the_controller_releases(program, tmp_path: Path)
     cfg = config.parse({"helmMirrorUrl": "https://charts.mirror.example.com", "helmMirrorCaFile": str(ca)})
     assert cfg.helmMirrorCaFile == ca
 
+    from components import stack_plan
     from components.management_cluster import ManagementCluster
 
-    graph = program(lambda: ManagementCluster("kommander", cfg))
+    graph = program(lambda: ManagementCluster("kommander", stack_plan.build(cfg)))
     releases = graph.of_type("kubernetes:helm.sh/v3:Release")
     assert len(releases) == 2
     for release in releases:

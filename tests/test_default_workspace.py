@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from components import config
+from components import config, stack_plan
 from components.management_cluster import ManagementCluster
 from components.tenancy_plan import DEFAULT_WORKSPACE_NAMESPACE
 
@@ -33,7 +33,7 @@ def raw() -> dict[str, Any]:
 def _graph(program):  # type: ignore[no-untyped-def]
     data = raw()
     cfg = config.parse(data, secret_keys=list(data), stack="dev")
-    return program(lambda: ManagementCluster("kommander", cfg))
+    return program(lambda: ManagementCluster("kommander", stack_plan.build(cfg)))
 
 
 def test_default_workspace_with_clusters_builds(program) -> None:  # type: ignore[no-untyped-def]

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import pytest
 
-from components import config
+from components import config, stack_plan
 from components.management_cluster import ManagementCluster
 
 KUBECONFIG = (
@@ -40,7 +40,7 @@ def raw(protect: bool) -> dict:
 def test_pruning_kustomizations_on_the_management_cluster_wait_for_termination(program, protect: bool) -> None:  # type: ignore[no-untyped-def]
     data = raw(protect)
     cfg = config.parse(data, secret_keys=list(data), stack="prod" if protect else "dev")
-    graph = program(lambda: ManagementCluster("kommander", cfg))
+    graph = program(lambda: ManagementCluster("kommander", stack_plan.build(cfg)))
     checked = 0
     for k in graph.of_type(KUSTOMIZATION):
         spec = k.inputs["spec"]

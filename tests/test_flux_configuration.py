@@ -1,8 +1,8 @@
-"""FluxConfiguration: kommander-vars, the management GitRepository and apps-kommander, after content and Flux."""
+"""FluxConfiguration: substitution-vars, the management GitRepository and apps-kommander, after content and Flux."""
 
 from __future__ import annotations
 
-from components import config
+from components import config, stack_plan
 from components.flux_configuration import substitution_variables
 from components.management_cluster import ManagementCluster
 
@@ -11,7 +11,7 @@ GIT_REPOSITORY = "kubernetes:source.toolkit.fluxcd.io/v1:GitRepository"
 
 
 def build(raw: dict | None = None):
-    return lambda: ManagementCluster("kommander", config.parse(raw or {}, stack="dev"))
+    return lambda: ManagementCluster("kommander", stack_plan.build(config.parse(raw or {}, stack="dev")))
 
 
 def test_objects_validate_and_depend_on_content_flux_and_key(program) -> None:
@@ -35,7 +35,7 @@ def test_kustomization_decrypts_substitutes_prunes_and_waits(program) -> None:
     graph = program(build({"gitea": {"pathPrefix": "platform", "branch": "env/dev"}}))
     spec = graph.one(KUSTOMIZATION, "kommander-flux-configuration-kustomization").inputs["spec"]
     assert spec["decryption"] == {"provider": "sops", "secretRef": {"name": "sops-age"}}
-    assert spec["postBuild"] == {"substituteFrom": [{"kind": "ConfigMap", "name": "kommander-vars"}]}
+    assert spec["postBuild"] == {"substituteFrom": [{"kind": "ConfigMap", "name": "substitution-vars"}]}
     assert spec["prune"] is True and spec["wait"] is True
     assert spec["path"] == "./platform/clusters/management"
     assert spec["sourceRef"] == {"kind": "GitRepository", "name": "management"}
@@ -52,7 +52,7 @@ def test_credentials_are_secret_and_variables_are_not(program) -> None:
     assert creds.inputs["stringData"]["username"] == "kommander-admin"
     assert any(p.startswith("stringData") for p in creds.secret_paths)
     cm = graph.one("kubernetes:core/v1:ConfigMap", "kommander-flux-configuration-vars")
-    assert cm.inputs["metadata"]["name"] == "kommander-vars" and cm.secret_paths == []
+    assert cm.inputs["metadata"]["name"] == "substitution-vars" and cm.secret_paths == []
     assert cm.inputs["data"] == {
         "clusterName": "management",
         "releaseNamespace": "kommander",
@@ -61,13 +61,24 @@ def test_credentials_are_secret_and_variables_are_not(program) -> None:
         "certManagerNamespace": "cert-manager",
         "domain": "kommander.127.0.0.1.nip.io",
         "helmMirrorURL": "https://mirror.example.com",
+        # what kommander-applications' manifests read from substitution-vars
+        "certificateIssuerName": "kommander-ca",
+        "certificatesIssuerName": "kommander-ca",
+        "certificatesCAIssuerName": "kommander-ca",
+        "caIssuerName": "kommander-ca",
+        "certificateIssuerKind": "ClusterIssuer",
+        "caSecretName": "kommander-ca",
+        "caSecretNamespace": "cert-manager",
+        "tlsCertificateSecret": "kommander-traefik-certificate",
+        "airgappedEnabled": "true",
     }
     password = graph.one("random:index/randomPassword:RandomPassword").name
     assert all(password not in str(v) for v in cm.inputs["data"].values())
 
 
 def test_no_mirror_leaves_the_variable_unset() -> None:
-    assert "helmMirrorURL" not in substitution_variables("c", "k", "f", "cm", "d.example.com", None)
+    variables = substitution_variables(config.parse({}))
+    assert "helmMirrorURL" not in variables and variables["airgappedEnabled"] == "false"
 
 
 def test_main_exports_gitea_and_repository_urls_for_the_kind_stack(program) -> None:

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import pulumi
 import pytest
+from schemas import validate
 from support import build, crd_installer
 
 from components import catalog as cat
 from components.config import Flux as FluxSettings
 from components.flux import Flux, FluxArgs
-from components.helm_repositories import HelmRepositories, HelmRepositoriesArgs
+from components.helm_repositories import HelmRepositories, HelmRepositoriesArgs, repository_objects
 
 FILES = {p.stem: p for p in cat.helm_repository_files()}
 TYPE = "kubernetes:source.toolkit.fluxcd.io/v1:HelmRepository"
@@ -20,7 +21,9 @@ def _build(mirror: str | None = None, ca: str | None = None):
         flux = Flux("flux", FluxArgs("kommander-flux", "2.17.0", FluxSettings()))
         repos = HelmRepositories(
             "repos",
-            HelmRepositoriesArgs("kommander-flux", "kommander-flux", mirror, ca),
+            HelmRepositoriesArgs(
+                "kommander-flux", repository_objects([cat.DEFAULT_ROOT], mirror, ca, "kommander-flux")
+            ),
             opts=pulumi.ResourceOptions(depends_on=[flux]),
         )
         pulumi.export("names", repos.names)
@@ -57,19 +60,42 @@ def test_mirror_replaces_every_url_and_ca_is_trusted(program, mirror: str) -> No
         assert (spec.get("type") == "oci") == mirror.startswith("oci://")
 
 
-def test_empty_catalog_is_an_error(program, tmp_path) -> None:
-    (tmp_path / "common" / "helm-repositories").mkdir(parents=True)
+def test_a_checkout_adds_its_repositories_several_per_file_at_the_served_api(tmp_path) -> None:
+    """kommander-applications 2.x: several HelmRepositories per file, at source.toolkit.fluxcd.io/v1beta1."""
+    folder = tmp_path / "common" / "helm-repositories"
+    folder.mkdir(parents=True)
+    (folder / "kustomization.yaml").write_text("resources: [extra.yaml]\n")
+    (folder / "extra.yaml").write_text(
+        "---\napiVersion: source.toolkit.fluxcd.io/v1beta1\nkind: HelmRepository\n"
+        "metadata: {name: one, namespace: kommander-flux}\n"
+        'spec: {interval: 10m, url: "${helmMirrorURL:=https://one.example.com}"}\n'
+        "---\napiVersion: source.toolkit.fluxcd.io/v1beta1\nkind: HelmRepository\n"
+        "metadata: {name: two, namespace: kommander-flux}\nspec: {interval: 10m, url: https://two.example.com}\n"
+    )
+    found = repository_objects([cat.DEFAULT_ROOT, tmp_path], None, None, "kommander-flux")
+    assert set(found) == set(FILES) | {"one", "two"}
+    for name in ("one", "two"):
+        validate(found[name])
+        assert found[name]["apiVersion"] == "source.toolkit.fluxcd.io/v1"
+    assert found["one"]["spec"]["url"] == "https://one.example.com"
 
-    def fn() -> None:
-        HelmRepositories("repos", HelmRepositoriesArgs("f", "f", root=tmp_path))
 
-    with pytest.raises(FileNotFoundError, match="no HelmRepository in"):
-        program(fn)
+def test_a_repository_defined_twice_differently_is_an_error(tmp_path) -> None:
+    folder = tmp_path / "common" / "helm-repositories"
+    folder.mkdir(parents=True)
+    (folder / "gitea.yaml").write_text(
+        "apiVersion: source.toolkit.fluxcd.io/v1\nkind: HelmRepository\n"
+        "metadata: {name: gitea}\nspec: {interval: 10m, url: https://elsewhere.example.com}\n"
+    )
+    with pytest.raises(cat.CatalogError, match="HelmRepository 'gitea' differs from this project's"):
+        repository_objects([cat.DEFAULT_ROOT, tmp_path], None, None, "kommander-flux")
 
 
-def test_checkout_without_repositories_uses_the_project_ones(program, tmp_path) -> None:
-    graph = program(lambda: HelmRepositories("repos", HelmRepositoriesArgs("f", "f", root=tmp_path)))
-    assert len(graph.of_type(TYPE)) == len(FILES)
+def test_a_mirror_url_is_data_not_yaml() -> None:
+    """The mirror URL is substituted into parsed values: it never adds fields to the objects."""
+    crafted = 'https://m.example.com", insecure: true, x: "'
+    for obj in repository_objects([cat.DEFAULT_ROOT], crafted, None, "kommander-flux").values():
+        assert obj["spec"]["url"] == crafted and "insecure" not in obj["spec"]
 
 
 def test_wired_after_flux_and_before_gitea(program) -> None:

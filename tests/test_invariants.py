@@ -11,7 +11,7 @@ import pytest
 from harness import Graph, run
 from support import crd_installer
 
-from components import config
+from components import config, stack_plan
 from components.cert_manager import CRD_GROUPS as CERT_MANAGER_GROUPS
 from components.flux import CRD_GROUPS as FLUX_GROUPS
 from components.management_cluster import ManagementCluster
@@ -83,7 +83,7 @@ def full_config(projects: int = 3, clusters: int = 4) -> dict[str, Any]:
 
 def build(raw: dict[str, Any], stack: str = "dev"):
     cfg = config.parse(raw, secret_keys=list(raw), stack=stack)
-    return lambda: ManagementCluster("kommander", cfg)
+    return lambda: ManagementCluster("kommander", stack_plan.build(cfg))
 
 
 @pytest.fixture(scope="module")

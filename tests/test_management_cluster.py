@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from support import build, crd_installer
 
-from components import config
+from components import config, stack_plan
 from components.management_cluster import ManagementCluster
 
 
@@ -77,7 +77,7 @@ def test_remote_apps_and_catalog_copies_wait_for_exactly_their_tenancy_objects(p
         "apps": {"reloader": {"clusters": ["host-cluster", "e1"]}},
     }
     cfg = config.parse(raw, secret_keys=list(raw))
-    graph = program(lambda: ManagementCluster("kommander", cfg))
+    graph = program(lambda: ManagementCluster("kommander", stack_plan.build(cfg)))
     secret = graph.named("kommander-tenancy-ws-edge-cluster-e1-kubeconfig")
     kustomization = "kubernetes:kustomize.toolkit.fluxcd.io/v1:Kustomization"
     remote = graph.one(kustomization, "kommander-app-reloader-e1")

@@ -15,15 +15,14 @@ import yaml
 from pydantic import SecretStr
 from stacks import STACKS, stack_graph
 
-from components import config, gitrepo
+from components import catalog as cat
+from components import config, gitrepo, repository_content, stack_plan
 from components.management_repository import (
     SECRET_KEYS,
     ManagementRepository,
     ManagementRepositoryArgs,
     RepositoryProvider,
-    build_content,
     provider_inputs,
-    sources_for,
 )
 
 
@@ -56,11 +55,11 @@ def age() -> tuple[str, str]:
 
 
 def props(server: Any, catalog: Path, age: tuple[str, str], **over: Any) -> dict[str, Any]:
-    sources = sources_for(catalog, project_root=catalog)
+    spec = content_spec(catalog)
     base = provider_inputs(
         config.Gitea(),
-        sources,
-        gitrepo.content_digest(build_content(sources, "mgmt")),
+        spec,
+        gitrepo.content_digest(repository_content.collect(spec)),
         url=server.create() if "url" not in over else over.pop("url"),
         username=server.username,
         password=server.password,
@@ -89,14 +88,17 @@ def test_create_noop_update_and_delete(git_server, catalog, age) -> None:
     created = provider.create(p)
     assert created.outs["committed"] is True and commits(bare) == 1
     tree = set(git(bare, "ls-tree", "-r", "--name-only", "main").split())
+    bootstrap = {p.relative_to(cat.DEFAULT_ROOT).as_posix() for p in (cat.DEFAULT_ROOT / "bootstrap").rglob("*.yaml")}
     assert tree == {
         ".sops.yaml",
-        "applications/podinfo/6.5.0/kustomization.yaml",
-        "applications/podinfo/6.5.0/release.yaml",
-        "applications/podinfo/metadata.yaml",
+        # the checkout's tree as it is (its own layout), and the project's bootstrap manifests
+        "services/podinfo/6.5.0/kustomization.yaml",
+        "services/podinfo/6.5.0/release.yaml",
+        "services/podinfo/metadata.yaml",
         "common/helm-repositories/podinfo.yaml",
         "clusters/mgmt/kustomization.yaml",
         "secrets/gitea-credentials.enc.yaml",
+        *bootstrap,
     }
     # a re-run with the same inputs: no diff, and even a forced publish makes no commit
     assert provider.diff(created.id, created.outs, p).changes is False
@@ -108,7 +110,7 @@ def test_create_noop_update_and_delete(git_server, catalog, age) -> None:
     assert provider.diff(created.id, created.outs, changed).changes is True
     updated = provider.update(created.id, created.outs, changed)
     assert updated.outs["committed"] is True and commits(bare) == 2
-    assert git(bare, "diff", "--name-only", "main~1", "main").split() == ["applications/podinfo/6.5.0/release.yaml"]
+    assert git(bare, "diff", "--name-only", "main~1", "main").split() == ["services/podinfo/6.5.0/release.yaml"]
     # delete leaves the history
     provider.delete(created.id, updated.outs)
     assert commits(bare) == 2
@@ -186,7 +188,13 @@ def test_content_changed_since_preview_is_an_error(git_server, catalog, age) -> 
 # --------------------------------------------------------------------------- the component (mocks)
 
 
+def content_spec(applications_path: Path | None = None, prefix: str = "") -> repository_content.ContentSpec:
+    root = applications_path or cat.DEFAULT_ROOT
+    return repository_content.ContentSpec(str(root), cat.load(root).layout, path_prefix=prefix, cluster_name="mgmt")
+
+
 def _component(applications_path: Path | None = None, prefix: str = "") -> ManagementRepository:
+    spec = content_spec(applications_path, prefix)
     return ManagementRepository(
         "repo",
         ManagementRepositoryArgs(
@@ -198,7 +206,8 @@ def _component(applications_path: Path | None = None, prefix: str = "") -> Manag
             settings=config.Gitea(pathPrefix=prefix),
             cluster_name="mgmt",
             kommander_namespace="kommander",
-            applications_path=applications_path,
+            content=spec,
+            digest=gitrepo.content_digest(repository_content.collect(spec)),
         ),
     )
 
@@ -209,9 +218,9 @@ def test_component_passes_secrets_as_secrets_and_a_digest(program, catalog) -> N
     assert content.parent == graph.one("kommander:index:ManagementRepository").urn
     assert {"password", "age_identity"} <= set(content.secret_paths)
     assert "recipient" not in content.secret_paths
-    expected = gitrepo.content_digest(build_content(sources_for(catalog), "mgmt"))
+    expected = gitrepo.content_digest(repository_content.collect(content_spec(catalog, "platform")))
     assert content.inputs["digest"] == expected
-    assert content.inputs["applications_root"] == str(catalog) and content.inputs["required"] is True
+    assert content.inputs["catalog_root"] == str(catalog) and content.inputs["layout"] == "services"
     assert content.inputs["path_prefix"] == "platform"
     assert "pw" not in json.dumps({k: v for k, v in content.inputs.items() if k not in SECRET_KEYS})
 
@@ -226,15 +235,15 @@ def test_component_path_follows_prefix_and_cluster(program) -> None:
     ("files", "message"),
     [
         ({"notes.txt": "x"}, r"kommander:applicationsPath: .*no recognizable application layout"),
-        ({"applications/podinfo/1.0.0/x.yaml": "a: 1\n"}, r"kommander:applicationsPath: .*no kustomization.yaml"),
+        ({"applications/podinfo/1.0.0/x.yaml": "a: 1\n"}, r"kommander:applicationsPath: .*no application"),
     ],
 )
-def test_bad_applications_path_is_a_config_error(program, tmp_path, files, message) -> None:
+def test_bad_applications_path_is_a_config_error(tmp_path, files, message) -> None:
     for rel, text in files.items():
         (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
         (tmp_path / rel).write_text(text)
     with pytest.raises(config.ConfigError, match=message):
-        program(lambda: _component(tmp_path))
+        stack_plan.build(config.parse({"applicationsPath": str(tmp_path)}))
 
 
 def test_a_missing_applications_path_is_a_config_error(tmp_path) -> None:
@@ -325,6 +334,8 @@ def _forwarding_component(kubernetes: config.KubernetesTarget, forward: Any = FO
             settings=config.Gitea(),
             cluster_name="mgmt",
             kommander_namespace="kommander",
+            content=content_spec(),
+            digest="d",
             forward=forward,
             kubernetes=kubernetes,
         ),

@@ -93,7 +93,7 @@ def test_stateful_resources_must_be_protected_outside_dev(type_: str, props: dic
         (CERTIFICATE, k8s("Certificate", "kommander-tls", "kommander", spec={"secretName": "kommander-tls"})),
         ("kubernetes:core/v1:Secret", k8s("Secret", "creds", "kommander", {policies.STATEFUL_LABEL: "false"})),
         ("kubernetes:core/v1:Secret", k8s("Secret", "prod-eu-1-kubeconfig", "retail")),  # copied from config
-        ("kubernetes:core/v1:ConfigMap", k8s("ConfigMap", "kommander-vars", "kommander-flux")),
+        ("kubernetes:core/v1:ConfigMap", k8s("ConfigMap", "substitution-vars", "kommander-flux")),
     ],
 )
 def test_stateless_resources_need_no_protect(type_: str, props: dict) -> None:
@@ -139,7 +139,7 @@ def test_ordinary_configmaps_pass() -> None:
         "values.yaml": "replicaCount: 2\nimage:\n  tag: 1.2.3\n",
         "ca.crt": "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----",
     }
-    props = k8s("ConfigMap", "kommander-vars", "kommander-flux", data=data)
+    props = k8s("ConfigMap", "substitution-vars", "kommander-flux", data=data)
     assert violations(policies.validate_no_secrets_in_configmaps, args("kubernetes:core/v1:ConfigMap", props)) == []
     # not a ConfigMap: not this policy's business
     secret = k8s("Secret", "s", "kommander", stringData={"password": "x"})

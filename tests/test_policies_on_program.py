@@ -15,6 +15,7 @@ from harness import Graph, Registration, run
 from pulumi_policy import PolicyCustomTimeouts, PolicyResourceOptions, ResourceValidationArgs
 
 from automation import stackfile
+from components import stack_plan
 from components.management_cluster import ManagementCluster
 from policy import policies
 
@@ -44,7 +45,7 @@ def options(res: Registration) -> PolicyResourceOptions:
 def stack_graph(request: pytest.FixtureRequest) -> tuple[str, Graph]:
     stack = request.param
     cfg = stackfile.load(ROOT, stack).config
-    return stack, run(lambda: ManagementCluster("kommander", cfg), stack=stack)
+    return stack, run(lambda: ManagementCluster("kommander", stack_plan.build(cfg)), stack=stack)
 
 
 def test_program_has_no_secret_configmaps_unpinned_versions_tenant_without_sa_or_loadbalancers(

@@ -14,7 +14,7 @@ from string import Template
 
 import yaml
 
-from components import config
+from components import config, stack_plan
 from components.management_cluster import ManagementCluster
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -35,7 +35,7 @@ def _graph(program, prefix: str = ""):  # type: ignore[no-untyped-def]
         ],
     }
     cfg = config.parse(data, secret_keys=list(data), stack="dev")
-    return program(lambda: ManagementCluster("kommander", cfg))
+    return program(lambda: ManagementCluster("kommander", stack_plan.build(cfg)))
 
 
 def _rendered(path: str, variables: dict[str, str]) -> list[dict]:

@@ -17,7 +17,7 @@ from support import CANARY, kubeconfig
 from support import small_tenancy as small
 from support import tenancy_program as build
 
-from components import config
+from components import config, stack_plan
 from components.management_cluster import ManagementCluster
 from components.tenancy import KUSTOMIZE_CONTROLLER
 from components.tenancy_plan import DEFAULT_WORKSPACE_NAMESPACE, KUBECONFIG_KEY
@@ -472,7 +472,7 @@ def _reader(clusters: list[str]) -> dict[str, Any]:
 
 def test_management_cluster_wires_tenancy_after_flux(program) -> None:
     cfg = config.parse(small(), secret_keys=["workspaces", "projects"])
-    graph = program(lambda: ManagementCluster("kommander", cfg))
+    graph = program(lambda: ManagementCluster("kommander", stack_plan.build(cfg)))
     tenancy = graph.one("kommander:index:Tenancy", "kommander-tenancy")
     assert tenancy.parent == graph.one("kommander:index:ManagementCluster").urn
     flux = graph.one("kubernetes:helm.sh/v3:Release", "kommander-flux-controllers")

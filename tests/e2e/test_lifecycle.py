@@ -87,7 +87,7 @@ def test_drift_behind_the_stacks_back_is_reported_and_repaired(dev: Stack, kube)
         "apps-kommander",
         {"spec": {"interval": "59m"}},
     )
-    core.delete_namespaced_config_map("kommander-vars", "kommander-flux")
+    core.delete_namespaced_config_map("substitution-vars", "kommander-flux")
     drift = dev.run("preview", "--refresh", "--expect-no-changes", "--json")
     assert drift.code == 3, drift
     dev.ok("up", "--refresh", "--json")
@@ -95,7 +95,7 @@ def test_drift_behind_the_stacks_back_is_reported_and_repaired(dev: Stack, kube)
         "kustomize.toolkit.fluxcd.io", "v1", "kommander-flux", "kustomizations", "apps-kommander"
     )
     assert k["spec"]["interval"] != "59m"
-    assert core.read_namespaced_config_map("kommander-vars", "kommander-flux").data
+    assert core.read_namespaced_config_map("substitution-vars", "kommander-flux").data
     assert dev.run("preview", "--refresh", "--expect-no-changes", "--json").code == 0
 
 

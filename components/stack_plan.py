@@ -1,0 +1,113 @@
+"""The plan of the whole stack: everything decided from the config and local files, before any resource.
+
+:func:`build` turns the typed config into plain data: the tenancy plan, the catalog in use
+and its applications, the AppDeployment plan (versions, clusters, dependencies, and the
+substitution check of every enabled app's manifests), the management repository's content
+and its digest, and the substitution variables. Every problem is a :class:`ConfigError`
+naming the key, raised here, so a bad config or catalog stops ``pulumi preview`` and
+``pulumi up`` before the first resource is registered, and ``python -m automation`` finds
+the same errors offline. ``ManagementCluster`` only registers what the plan says.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from components import app_deployment, helm_repositories, repository_content, tenancy_plan
+from components import catalog as cat
+from components.config import ConfigError, StackConfig
+from components.flux_configuration import substitution_variables
+from components.gitrepo import content_digest
+
+APPLICATIONS_PATH = "kommander:applicationsPath"
+
+
+@dataclass(frozen=True)
+class StackPlan:
+    cfg: StackConfig
+    tenancy: tenancy_plan.TenancyPlan
+    catalog: cat.Catalog
+    """The catalog in use (``applicationsPath``, else this project's)."""
+    apps: dict[str, cat.CatalogApp]
+    """Every app the stack can deploy: the catalog's, with the platform's own from this project's catalog."""
+    app_plans: list[app_deployment.AppPlan]
+    content: repository_content.ContentSpec
+    digest: str
+    """Digest of the repository's static content (known at preview)."""
+    variables: dict[str, str]
+    """``substitution-vars``: the stack-wide substitution variables."""
+    catalog_variables: dict[str, str]
+    """The variables this project's catalog files use (``catalog.variables``)."""
+    helm_repositories: dict[str, dict[str, object]]
+    """The HelmRepository objects Pulumi applies (this project's catalog's, and the user's catalog's)."""
+
+    @property
+    def platform_root(self) -> Path:
+        """Where the platform's own applications are read from (this project's catalog)."""
+        return cat.DEFAULT_ROOT
+
+
+def _catalog(cfg: StackConfig) -> tuple[cat.Catalog, dict[str, cat.CatalogApp], bool]:
+    """The catalog in use, the apps the stack can deploy, and whether it is a user's catalog."""
+    try:
+        bundled = cat.load(cat.DEFAULT_ROOT)
+    except cat.CatalogError as exc:
+        raise ConfigError(f"the bundled application catalog: {exc}") from None
+    if cfg.applicationsPath is None:
+        return bundled, dict(bundled.apps), False
+    try:
+        user = cat.load(cfg.applicationsPath)
+    except cat.CatalogError as exc:
+        raise ConfigError(f"{APPLICATIONS_PATH}: {exc}") from None
+    if not any(app.versions for app in user.apps.values()):
+        raise ConfigError(
+            f"{APPLICATIONS_PATH}: {cfg.applicationsPath}: no application (expected "
+            f"{user.layout}/<app>/<version>/ with a kustomization.yaml in each version folder)"
+        )
+    # The platform's own applications come from this project's catalog, at kommander:versions: Pulumi
+    # installs and owns them; the user's copies of them are published but never deployed.
+    platform = {
+        name: replace(bundled.apps[name], path=f"{repository_content.PLATFORM_DIR}/{name}")
+        for name in app_deployment.CORE_VERSIONS
+        if name in bundled.apps
+    }
+    return user, {**user.apps, **platform}, True
+
+
+def build(cfg: StackConfig) -> StackPlan:
+    """The plan of the stack, or a :class:`ConfigError` naming the key."""
+    tenancy = tenancy_plan.plan(cfg.workspaces, cfg.projects)
+    catalog, apps, users = _catalog(cfg)
+    variables = substitution_variables(cfg)
+    plans = app_deployment.plan(cfg, apps, tenancy, stack_variables=variables)
+    platform = tuple((p.app, p.version) for p in plans if p.core) if users else ()
+    content = repository_content.ContentSpec(
+        str(catalog.root.resolve()),
+        catalog.layout,
+        platform,
+        cfg.gitea.pathPrefix,
+        cfg.clusterName,
+        cfg.namespaces.flux,
+    )
+    roots = [cat.DEFAULT_ROOT, *([catalog.root] if users and (catalog.root / cat.HELM_REPOSITORIES).is_dir() else [])]
+    try:
+        files = repository_content.collect(content)
+        repositories = helm_repositories.repository_objects(
+            roots, cfg.helmMirrorUrl, cfg.helmMirrorCaSecret, cfg.namespaces.flux
+        )
+    except cat.CatalogError as exc:
+        where = APPLICATIONS_PATH if users else "the bundled application catalog"
+        raise ConfigError(f"{where}: {exc}") from None
+    return StackPlan(
+        cfg,
+        tenancy,
+        catalog,
+        apps,
+        plans,
+        content,
+        content_digest(files),
+        variables,
+        app_deployment.app_variables(cfg),
+        repositories,
+    )
