@@ -18,7 +18,7 @@ from typing import Any
 
 import yaml
 
-from components import config
+from components import config, stack_plan
 
 #: What a ``secure:`` leaf becomes for offline validation (never a real secret): a value of
 #: the right shape for the field, so that only the structure around it is judged.
@@ -246,5 +246,6 @@ def load(project_root: Path, stack: str) -> StackFile:
         raise StackFileError(f"{path.name}: 'config' must be a mapping of namespaced keys")
     raw, secret = raw_config(values, project_defaults(project_root))
     cfg = config.parse(raw, secret, short)
+    stack_plan.build(cfg)  # the catalog, the app plan and the repository content: the program's own checks
     context = values.get("kubernetes:context")
     return StackFile(path=path, config=cfg, kube_context=context if isinstance(context, str) else None)
