@@ -16,6 +16,7 @@ from pathlib import Path
 
 from components import app_deployment, helm_repositories, repository_content, tenancy_plan
 from components import catalog as cat
+from components.catalogs import catalog_targets
 from components.config import ConfigError, StackConfig
 from components.flux_configuration import substitution_variables
 from components.gitrepo import content_digest
@@ -75,12 +76,43 @@ def _catalog(cfg: StackConfig) -> tuple[cat.Catalog, dict[str, cat.CatalogApp], 
     return user, {**user.apps, **platform}, True
 
 
+def _objects(cfg: StackConfig, tenancy: tenancy_plan.TenancyPlan, plans: list[app_deployment.AppPlan]):  # type: ignore[no-untyped-def]
+    """(kind, namespace, name, key) of every object two parts of the stack could both name."""
+    flux = cfg.namespaces.flux
+    yield ("GitRepository", flux, app_deployment.MANAGEMENT_SOURCE, "the platform")
+    for name in ("apps-kommander", "gatekeeper-templates", "gatekeeper-constraints"):
+        yield ("Kustomization", flux, name, "the platform")
+    for obj in tenancy.objects():
+        yield (obj.kind, obj.namespace, obj.name, obj.key)
+    for p in plans:
+        for t in p.targets:
+            yield ("Kustomization", t.namespace, t.kustomization_name(p.app), f"kommander:apps.{p.app}")
+            if p.defaults:
+                yield ("Kustomization", t.namespace, app_deployment.defaults_name(t, p.app), f"kommander:apps.{p.app}")
+    for i, catalog in enumerate(cfg.catalogs):
+        key = f"kommander:catalogs[{i}]"
+        yield ("GitRepository", cfg.namespaces.kommander, catalog.name, key)
+        for target in catalog_targets(tenancy):
+            if catalog.selector.matches(target.labels):
+                yield ("GitRepository", target.namespace, catalog.name, key)
+
+
+def _no_collisions(cfg: StackConfig, tenancy: tenancy_plan.TenancyPlan, plans: list[app_deployment.AppPlan]) -> None:
+    """Two parts of the stack naming one object (same kind, namespace and name) is a config error naming both."""
+    seen: dict[tuple[str, str, str], str] = {}
+    for kind, namespace, name, key in _objects(cfg, tenancy, plans):
+        other = seen.setdefault((kind, namespace, name), key)
+        if other != key:
+            raise ConfigError(f"{key}: {kind} {namespace}/{name} is also made by {other}; rename one of them")
+
+
 def build(cfg: StackConfig) -> StackPlan:
     """The plan of the stack, or a :class:`ConfigError` naming the key."""
     tenancy = tenancy_plan.plan(cfg.workspaces, cfg.projects)
     catalog, apps, users = _catalog(cfg)
     variables = substitution_variables(cfg)
     plans = app_deployment.plan(cfg, apps, tenancy, stack_variables=variables)
+    _no_collisions(cfg, tenancy, plans)
     platform = tuple((p.app, p.version) for p in plans if p.core) if users else ()
     content = repository_content.ContentSpec(
         str(catalog.root.resolve()),

@@ -121,3 +121,30 @@ def test_a_catalog_without_the_platforms_own_apps_still_builds(tmp_path: Path) -
     plan = stack_plan.build(config.parse({"applicationsPath": path}))
     chartmuseum = next(p for p in plan.app_plans if p.app == "chartmuseum")
     assert chartmuseum.path.startswith("platform/chartmuseum/")
+
+
+@pytest.mark.parametrize(
+    ("raw", "message"),
+    [
+        (
+            # a catalog copied into a project namespace next to a source of the same name there
+            {
+                "workspaces": [{"name": "edge"}],
+                "projects": [
+                    {
+                        "name": "shop",
+                        "workspace": "edge",
+                        "sources": [{"name": "web", "url": "https://git.example.com/web.git"}],
+                    }
+                ],
+                "catalogs": [{"name": "web", "url": "https://git.example.com/catalog.git"}],
+            },
+            r"kommander:catalogs\[0\]: GitRepository shop/web is also made by kommander:projects\[0\]\.sources\[0\]",
+        ),
+    ],
+)
+def test_objects_two_parts_of_the_stack_would_both_name_are_a_keyed_error(raw: Any, message: str) -> None:
+    from components import config, stack_plan
+
+    with pytest.raises(ConfigError, match=message):
+        stack_plan.build(config.parse(raw))
