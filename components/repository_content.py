@@ -81,6 +81,8 @@ class ContentSpec:
 def files_of(folder: Path, root: Path) -> Iterator[Path]:
     """Every file under ``folder`` (hidden ones skipped); a symlink leading outside ``root`` is an error."""
     top = root.resolve()
+    if folder != root and not folder.resolve().is_relative_to(top):  # the layout folder or common/ itself
+        raise cat.CatalogError(f"{folder.relative_to(root).as_posix()}: a symbolic link out of the catalog")
     for path in sorted(folder.rglob("*")):
         rel = path.relative_to(folder)
         if any(part.startswith(".") for part in rel.parts):
