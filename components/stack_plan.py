@@ -11,6 +11,7 @@ the same errors offline. ``ManagementCluster`` only registers what the plan says
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -76,7 +77,9 @@ def _catalog(cfg: StackConfig) -> tuple[cat.Catalog, dict[str, cat.CatalogApp], 
     return user, {**user.apps, **platform}, True
 
 
-def _objects(cfg: StackConfig, tenancy: tenancy_plan.TenancyPlan, plans: list[app_deployment.AppPlan]):  # type: ignore[no-untyped-def]
+def _objects(
+    cfg: StackConfig, tenancy: tenancy_plan.TenancyPlan, plans: list[app_deployment.AppPlan]
+) -> Iterator[tuple[str, str, str, str]]:
     """(kind, namespace, name, key) of every object two parts of the stack could both name."""
     flux = cfg.namespaces.flux
     yield ("GitRepository", flux, app_deployment.MANAGEMENT_SOURCE, "the platform")
