@@ -1,21 +1,22 @@
-"""The management repository's content and the Git work that publishes it (pure: no Pulumi).
+"""The Git work that publishes the management repository (pure: no Pulumi).
 
-Two halves, both tested against real Git and ``sops`` without mocks:
+Tested against real Git and ``sops`` without mocks. The content itself is built by
+:mod:`components.repository_content`; :func:`content_digest` summarises it, and
+``.sops.yaml`` and the SOPS-encrypted secrets are added at publish time.
 
-* **content**: :func:`collect_content` reads the application catalog (the project's
-  ``applications/`` or a kommander-applications checkout, in either the
-  ``applications/<app>/<version>/`` or the older ``services/<app>/<version>/`` layout),
-  ``common/`` and ``bootstrap/``, and adds the generated bootstrap manifests of the
-  management cluster. :func:`content_digest` summarises it; ``.sops.yaml`` and the
-  SOPS-encrypted secrets are added at publish time (:func:`secret_files`).
-* **publishing**: :func:`publish` makes the remote branch hold exactly that content
-  under the path prefix, in one commit, or in none when nothing changed. It never
-  checks out a working tree: it compares blob ids from ``git ls-tree`` with the
-  hashes of the desired files, writes only new blobs, builds the tree in a
-  temporary index and pushes without force, so a remote that moved is rejected.
+* :func:`publish` makes the remote branch hold exactly that content under the path
+  prefix, in one commit, or in none when nothing changed. It never checks out a working
+  tree: it compares blob ids from ``git ls-tree`` with the hashes of the desired files,
+  writes only new blobs, builds the tree in a temporary index (entries outside the
+  prefix kept exactly: modes, symlinks, submodules) and pushes without force, so a remote
+  that moved is rejected.
+* :func:`observe` says what :func:`publish` would change now (drift on the remote:
+  a force-push, a reset, a deleted branch), without writing anything.
 
 Credentials go to Git as an ``http.extraHeader`` through ``GIT_CONFIG_*`` environment
-variables: never in a URL, an argument list, a file, or an error message.
+variables: never in a URL, an argument list, a file, or an error message; redirects are
+refused, since the header would follow one to another host. Scratch repositories live in
+``<tmp>/kommander-publisher-*`` and are removed by the next run when their publisher was killed.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from io import BytesIO
@@ -40,18 +41,12 @@ import git
 import yaml
 from gitdb import IStream
 
-from components import catalog
-
 #: Where the encrypted secrets live in the repository (relative to the path prefix).
 SECRETS_DIR = "secrets"
 #: The Secret (in the kommander namespace) that carries the Gitea credentials, SOPS-encrypted.
 GITEA_SECRET = "gitea-credentials"
 #: What SOPS encrypts in a Kubernetes manifest (the rest stays readable for review).
 ENCRYPTED_REGEX = "^(data|stringData)$"
-_MANIFEST = re.compile(r"\.ya?ml$")
-_DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
-#: libyaml's loader when PyYAML was built with it (validating a large catalog is several times faster).
-_LOADER: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 class GitRepoError(Exception):
@@ -59,126 +54,6 @@ class GitRepoError(Exception):
 
 
 # --------------------------------------------------------------------------- content
-
-
-@dataclass(frozen=True)
-class Sources:
-    """Where the repository's static content comes from (absolute paths)."""
-
-    applications: Path | None
-    """A folder holding ``applications/`` or ``services/`` (or ``<app>/<version>/`` directly)."""
-    common: Path | None = None
-    bootstrap: Path | None = None
-    required: bool = False
-    """Whether the application catalog must exist (true for a user's ``applicationsPath``)."""
-
-
-def _files(folder: Path) -> Iterable[Path]:
-    for path in sorted(folder.rglob("*")):
-        rel = path.relative_to(folder)
-        if path.is_file() and not any(part.startswith(".") for part in rel.parts):
-            yield path
-
-
-def _check_yaml(path: Path, shown: str) -> None:
-    if not _MANIFEST.search(path.name):
-        return
-    try:
-        list(yaml.load_all(path.read_bytes(), Loader=_LOADER))
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" (line {mark.line + 1})" if mark is not None else ""
-        raise GitRepoError(f"{shown}: not valid YAML{where}") from None
-
-
-def collect_applications(root: Path, required: bool = True) -> dict[str, bytes]:
-    """``applications/<app>/...`` files of the catalog at ``root``, validated.
-
-    Every application is a folder named like a DNS label holding at least one
-    ``<version>/`` folder with a ``kustomization.yaml``; ``metadata.yaml``, when present,
-    is a mapping. Both kommander-applications layouts are accepted and published as
-    ``applications/``.
-    """
-    if not root.is_dir():
-        if required:
-            raise GitRepoError(f"{root}: the application catalog does not exist (or is not a directory)")
-        return {}
-    base = catalog.applications_dir(root)
-    if base is None:
-        if not required and not any(p for p in root.iterdir() if not p.name.startswith(".")):
-            return {}
-        raise GitRepoError(
-            f"{root}: no recognizable application layout (expected applications/<app>/<version>/ "
-            "or services/<app>/<version>/ with a kustomization.yaml in each version folder)"
-        )
-    out: dict[str, bytes] = {}
-    for app in sorted(p for p in base.iterdir() if not p.name.startswith(".")):
-        shown = f"{root}/{app.relative_to(root)}" if app != root else str(app)
-        if not app.is_dir():
-            continue
-        if not _DNS_LABEL.match(app.name):
-            raise GitRepoError(f"{shown}: application name {app.name!r} is not a valid DNS-1123 label")
-        versions = [v for v in app.iterdir() if v.is_dir() and not v.name.startswith(".")]
-        if not versions:
-            raise GitRepoError(f"{shown}: malformed application: no <version>/ folder")
-        for v in versions:
-            if not catalog.is_version_dir(v):
-                raise GitRepoError(f"{shown}/{v.name}: malformed application version: no kustomization.yaml")
-        meta = app / "metadata.yaml"
-        if meta.is_file():
-            _check_yaml(meta, f"{shown}/metadata.yaml")
-            if not isinstance(yaml.safe_load(meta.read_bytes()), dict):
-                raise GitRepoError(f"{shown}/metadata.yaml: must be a mapping (displayName, description, ...)")
-        for path in _files(app):
-            rel = path.relative_to(app).as_posix()
-            _check_yaml(path, f"{shown}/{rel}")
-            out[f"{catalog.PUBLISHED_DIR}/{app.name}/{rel}"] = path.read_bytes()
-    return out
-
-
-def collect_folder(folder: Path | None, dest: str) -> dict[str, bytes]:
-    """Every file of ``folder`` (YAML validated) under ``dest/``; nothing when the folder is absent."""
-    if folder is None or not folder.is_dir():
-        return {}
-    out: dict[str, bytes] = {}
-    for path in _files(folder):
-        rel = path.relative_to(folder).as_posix()
-        _check_yaml(path, f"{folder}/{rel}")
-        out[f"{dest}/{rel}"] = path.read_bytes()
-    return out
-
-
-def cluster_path(cluster_name: str) -> str:
-    """Where the management cluster's bootstrap kustomization lives (relative to the prefix)."""
-    return f"clusters/{cluster_name}"
-
-
-def bootstrap_manifests(cluster_name: str) -> dict[str, bytes]:
-    """The management cluster's entry point: ``clusters/<cluster>/kustomization.yaml``.
-
-    The ``apps-kommander`` Flux Kustomization applies this path: the SOPS-encrypted
-    secrets. What Pulumi applies itself (the HelmRepositories of
-    ``common/helm-repositories/``) and what has its own Flux Kustomization
-    (``bootstrap/<part>/``, the applications through AppDeployments) is published for
-    reference and reuse but deliberately not listed, so no object has two owners.
-    """
-    doc = {
-        "apiVersion": "kustomize.config.k8s.io/v1beta1",
-        "kind": "Kustomization",
-        "resources": [f"../../{SECRETS_DIR}/{GITEA_SECRET}.enc.yaml"],
-    }
-    return {f"{cluster_path(cluster_name)}/kustomization.yaml": _yaml(doc)}
-
-
-def collect_content(sources: Sources, cluster_name: str) -> dict[str, bytes]:
-    """Every static file of the repository (paths relative to the prefix): catalog, common, bootstrap."""
-    files: dict[str, bytes] = {}
-    if sources.applications is not None:
-        files.update(collect_applications(sources.applications, sources.required))
-    files.update(collect_folder(sources.common, "common"))
-    files.update(collect_folder(sources.bootstrap, "bootstrap"))
-    files.update(bootstrap_manifests(cluster_name))
-    return files
 
 
 def content_digest(files: Mapping[str, bytes]) -> str:

@@ -1,4 +1,4 @@
-"""gitrepo: content building (both catalog layouts, every malformed case) and publishing with real Git."""
+"""gitrepo: publishing with real Git (prefix, modes, redirects, drift, scratch folders) and the SOPS helpers."""
 
 from __future__ import annotations
 
@@ -10,21 +10,6 @@ import pytest
 import yaml
 
 from components import gitrepo
-
-
-def write(root: Path, files: dict[str, str]) -> Path:
-    for rel, text in files.items():
-        path = root / rel
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text)
-    return root
-
-
-APP = {
-    "podinfo/6.5.0/kustomization.yaml": "resources: [release.yaml]\n",
-    "podinfo/6.5.0/release.yaml": "kind: HelmRelease\n",
-    "podinfo/metadata.yaml": "displayName: podinfo\n",
-}
 
 
 def git(repo: Path, *args: str) -> str:
@@ -39,82 +24,6 @@ def commits(bare: Path, branch: str = "main") -> int:
 
 
 # --------------------------------------------------------------------------- content
-
-
-@pytest.mark.parametrize("layout", ["applications", "services"])
-def test_both_layouts_publish_as_applications(tmp_path: Path, layout: str) -> None:
-    root = write(tmp_path, {f"{layout}/{k}": v for k, v in APP.items()})
-    files = gitrepo.collect_applications(root)
-    assert set(files) == {f"applications/{k}" for k in APP}
-    assert files["applications/podinfo/6.5.0/release.yaml"] == b"kind: HelmRelease\n"
-
-
-def test_a_bare_catalog_folder_is_accepted(tmp_path: Path) -> None:
-    root = write(tmp_path / "catalog", APP)
-    assert "applications/podinfo/metadata.yaml" in gitrepo.collect_applications(root)
-
-
-def test_an_empty_bundled_catalog_is_no_applications(tmp_path: Path) -> None:
-    (tmp_path / "applications").mkdir()
-    assert gitrepo.collect_applications(tmp_path / "applications", required=False) == {}
-    assert gitrepo.collect_applications(tmp_path / "absent", required=False) == {}
-
-
-@pytest.mark.parametrize(
-    ("files", "message"),
-    [
-        ({"README.md": "x"}, r"no recognizable application layout \(expected applications/<app>/<version>/"),
-        (
-            {"applications/podinfo/metadata.yaml": "a: 1\n"},
-            r"applications/podinfo: malformed application: no <version>/",
-        ),
-        (
-            {"applications/podinfo/6.5.0/release.yaml": "a: 1\n"},
-            r"applications/podinfo/6.5.0: malformed application version: no kustomization.yaml",
-        ),
-        (
-            {**{f"applications/{k}": v for k, v in APP.items()}, "applications/podinfo/6.5.0/bad.yaml": "a: [1\n"},
-            r"applications/podinfo/6.5.0/bad.yaml: not valid YAML \(line 2\)",
-        ),
-        (
-            {"applications/podinfo/6.5.0/kustomization.yaml": "{}\n", "applications/podinfo/metadata.yaml": "- x\n"},
-            r"applications/podinfo/metadata.yaml: must be a mapping",
-        ),
-        (
-            {"applications/Pod_Info/1.0.0/kustomization.yaml": "{}\n"},
-            r"applications/Pod_Info: application name 'Pod_Info' is not a valid DNS-1123 label",
-        ),
-    ],
-)
-def test_malformed_catalogs_name_what_is_wrong(tmp_path: Path, files: dict[str, str], message: str) -> None:
-    root = write(tmp_path, files)
-    with pytest.raises(gitrepo.GitRepoError, match=message):
-        gitrepo.collect_applications(root)
-
-
-def test_a_missing_catalog_is_an_error_when_required(tmp_path: Path) -> None:
-    with pytest.raises(gitrepo.GitRepoError, match=r"absent: the application catalog does not exist"):
-        gitrepo.collect_applications(tmp_path / "absent")
-
-
-def test_content_carries_common_bootstrap_and_the_cluster_entry_point(tmp_path: Path) -> None:
-    write(tmp_path / "common", {"helm-repositories/gitea.yaml": "kind: HelmRepository\n"})
-    write(tmp_path / "bootstrap", {"gatekeeper/kustomization.yaml": "resources: []\n"})
-    sources = gitrepo.Sources(None, tmp_path / "common", tmp_path / "bootstrap")
-    files = gitrepo.collect_content(sources, "mgmt")
-    assert set(files) == {
-        "common/helm-repositories/gitea.yaml",
-        "bootstrap/gatekeeper/kustomization.yaml",
-        "clusters/mgmt/kustomization.yaml",
-    }
-    doc = yaml.safe_load(files["clusters/mgmt/kustomization.yaml"])
-    assert doc["resources"] == ["../../secrets/gitea-credentials.enc.yaml"]
-
-
-def test_invalid_yaml_in_common_is_named(tmp_path: Path) -> None:
-    write(tmp_path / "common", {"helm-repositories/bad.yaml": "a: [\n"})
-    with pytest.raises(gitrepo.GitRepoError, match=r"common/helm-repositories/bad.yaml: not valid YAML"):
-        gitrepo.collect_content(gitrepo.Sources(None, tmp_path / "common"), "mgmt")
 
 
 def test_digest_changes_exactly_with_the_content() -> None:
