@@ -281,7 +281,8 @@ def csrf_of(client: TestClient, path: str = "/projects/shop/sources/web/confirm?
 
 def test_suspend_every_cluster_patches_each_and_records_it_in_the_stack_file(world: World, browser: TestClient) -> None:
     token = csrf_of(browser)
-    response = browser.post("/projects/shop/sources/web/suspend", data={"csrf": token, "cluster": ""})
+    same = {"origin": BASE, "sec-fetch-site": "same-origin"}  # what a browser sends from the confirmation page
+    response = browser.post("/projects/shop/sources/web/suspend", data={"csrf": token, "cluster": ""}, headers=same)
     assert response.status_code == 303
     location = response.headers["location"]
     assert re.fullmatch(r"/projects/shop\?result=[\w-]+", location)
@@ -353,6 +354,8 @@ def test_an_action_that_partly_fails_says_where(world: World, browser: TestClien
             "the form's CSRF token is missing or stale: reload the page and try again",
         ),
         (None, {"origin": "https://evil.example"}, "cross-origin request refused"),
+        (None, {"origin": "http://127.0.0.1:3000"}, "cross-origin request refused"),  # another port: another origin
+        (None, {"origin": "null"}, "cross-origin request refused"),
         (None, {"sec-fetch-site": "cross-site"}, "cross-site request refused"),
     ],
 )

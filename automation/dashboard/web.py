@@ -93,7 +93,7 @@ class Dashboard:
             trim_blocks=True,
             lstrip_blocks=True,
         )
-        self.templates.globals.update(words=WORDS, state_of=model.source_state, qs=urlencode)
+        self.templates.globals.update(words=WORDS, qs=urlencode)
 
     # ------------------------------------------------------------------ guards
 
@@ -125,7 +125,7 @@ class Dashboard:
         if request.headers.get("sec-fetch-site", "same-origin") not in ("same-origin", "none"):
             return "cross-site request refused"
         origin = request.headers.get("origin")
-        if origin and _host_name(urlsplit(origin).netloc) != _host_name(request.headers.get("host", "")):
+        if origin and urlsplit(origin).netloc.lower() != request.headers.get("host", "").lower():
             return "cross-origin request refused"
         return None
 
