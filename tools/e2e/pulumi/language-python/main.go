@@ -8,7 +8,7 @@
 // treats an unimplemented call as "not supported", and the project installs its dependencies itself (make deps).
 //
 // Upstream's language host lives in a module the Go module proxy does not serve here; this one covers what the
-// engine calls for preview, up, refresh and destroy.
+// engine calls for preview, up, refresh and destroy, and runs Python policy packs (RunPlugin).
 package main
 
 import (
@@ -186,6 +186,48 @@ func (h *host) Run(ctx context.Context, req *pulumirpc.RunRequest) (*pulumirpc.R
 		return &pulumirpc.RunResponse{Error: err.Error()}, nil
 	}
 	return &pulumirpc.RunResponse{}, nil
+}
+
+// RunPlugin runs a plugin written in Python, as the engine asks for a policy pack (PulumiPolicy.yaml, runtime
+// python): the interpreter of the pack's own toolchain (runtime options: virtualenv) runs the pack's folder
+// (its __main__.py) with the engine's arguments; its output is streamed back, its exit code sent when non-zero.
+func (h *host) RunPlugin(req *pulumirpc.RunPluginRequest, server pulumirpc.LanguageRuntime_RunPluginServer) error {
+	info := req.GetInfo()
+	if info == nil {
+		return errors.New("run plugin request without program info")
+	}
+	opts, err := pythonOptions(info)
+	if err != nil {
+		return err
+	}
+	tc, err := toolchain.ResolveToolchain(opts)
+	if err != nil {
+		return err
+	}
+	closer, stdout, stderr, err := rpcutil.MakeRunPluginStreams(server, false)
+	if err != nil {
+		return err
+	}
+	defer closer.Close()
+	args := append([]string{"-u", info.GetProgramDirectory()}, req.GetArgs()...)
+	cmd, err := tc.Command(server.Context(), args...)
+	if err != nil {
+		return err
+	}
+	cmd.Dir = req.GetPwd()
+	cmd.Env = append(cmd.Environ(), req.GetEnv()...)
+	cmd.Stdout = stdout
+	cmd.Stderr = stderr
+	if err := cmd.Run(); err != nil {
+		var exit *exec.ExitError
+		if errors.As(err, &exit) {
+			return server.Send(&pulumirpc.RunPluginResponse{
+				Output: &pulumirpc.RunPluginResponse_Exitcode{Exitcode: int32(exit.ExitCode())},
+			})
+		}
+		return err
+	}
+	return nil
 }
 
 func main() {
