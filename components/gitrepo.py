@@ -1,7 +1,7 @@
 """The Git work that publishes the management repository (pure: no Pulumi).
 
 Tested against real Git and ``sops`` without mocks. The content itself is built by
-:mod:`components.repository_content`; :func:`content_digest` summarises it, and
+:mod:`components.repository_content`; :func:`repository_content.content_digest` summarises it, and
 ``.sops.yaml`` and the SOPS-encrypted secrets are added at publish time.
 
 * :func:`publish` makes the remote branch hold exactly that content under the path
@@ -37,9 +37,7 @@ from io import BytesIO
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-import git
 import yaml
-from gitdb import IStream
 
 #: Where the encrypted secrets live in the repository (relative to the path prefix).
 SECRETS_DIR = "secrets"
@@ -54,14 +52,6 @@ class GitRepoError(Exception):
 
 
 # --------------------------------------------------------------------------- content
-
-
-def content_digest(files: Mapping[str, bytes]) -> str:
-    """A digest of paths and contents: equal exactly when the files are equal."""
-    h = hashlib.sha256()
-    for path in sorted(files):
-        h.update(path.encode() + b"\0" + hashlib.sha256(files[path]).digest())
-    return h.hexdigest()
 
 
 def _yaml(doc: Any) -> bytes:
@@ -319,7 +309,10 @@ class _Git:
     """A scratch repository (never checked out) that talks to one remote."""
 
     def __init__(self, path: str, remote: Remote) -> None:
+        import git  # here, not at import: GitPython needs a git binary, the content digest does not
+
         self.repo = git.Repo.init(path)
+        self._errors = git.GitCommandError
         self.remote = remote
         self.index = os.path.join(path, "kommander.index")
 
@@ -333,7 +326,7 @@ class _Git:
                 out = self.repo.git.execute(
                     ["git", *args], istream=istream if stdin is not None else None, env=full, stdout_as_string=True
                 )
-            except git.GitCommandError as exc:
+            except self._errors as exc:
                 raise _classify(self.remote, action, str(exc.stderr or "")) from None
         return str(out)
 
@@ -363,6 +356,8 @@ class _Git:
         return bytes(self.repo.odb.stream(bytes.fromhex(sha)).read())
 
     def store(self, data: bytes) -> str:
+        from gitdb import IStream
+
         return str(self.repo.odb.store(IStream(b"blob", len(data), BytesIO(data))).hexsha.decode())
 
 
