@@ -26,7 +26,7 @@ sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 import pyrage  # noqa: E402
 from gitserver import GitServer  # noqa: E402
 
-from components import config, gitrepo, repository_content  # noqa: E402
+from components import config, repository_content  # noqa: E402
 from components.management_repository import RepositoryProvider, provider_inputs  # noqa: E402
 
 
@@ -53,7 +53,7 @@ def props(server: GitServer, url: str, root: Path, identity: Any) -> dict[str, A
     return provider_inputs(
         config.Gitea(),
         spec,
-        gitrepo.content_digest(repository_content.collect(spec)),
+        repository_content.content_digest(repository_content.collect(spec)),
         url=url,
         username=server.username,
         password=server.password,

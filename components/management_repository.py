@@ -157,7 +157,7 @@ class RepositoryProvider(ResourceProvider):
             files = repository_content.collect(repository_content.ContentSpec.from_inputs(props))
         except catalog.CatalogError as exc:
             raise gitrepo.GitRepoError(f"{props['catalog_root']}: {exc}") from None
-        same = gitrepo.content_digest(files) == props["digest"]
+        same = repository_content.content_digest(files) == props["digest"]
         files[".sops.yaml"] = gitrepo.sops_config(props["recipient"])
         secret_path = f"{gitrepo.SECRETS_DIR}/{gitrepo.GITEA_SECRET}.enc.yaml"
         secrets = {

@@ -21,6 +21,7 @@ into a config error naming ``kommander:applicationsPath`` before any resource is
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
@@ -150,6 +151,14 @@ def _tree(folder: Path, root: Path, dest: str, spec: ContentSpec, roots: tuple[s
         f"{dest}/{p.relative_to(folder).as_posix()}": published_bytes(p, root, spec, roots)
         for p in files_of(folder, root)
     }
+
+
+def content_digest(files: Mapping[str, bytes]) -> str:
+    """A digest of paths and contents: equal exactly when the files are equal."""
+    h = hashlib.sha256()
+    for path in sorted(files):
+        h.update(path.encode() + b"\0" + hashlib.sha256(files[path]).digest())
+    return h.hexdigest()
 
 
 def cluster_path(cluster_name: str) -> str:

@@ -20,7 +20,6 @@ from components import catalog as cat
 from components.catalogs import catalog_targets
 from components.config import ConfigError, StackConfig
 from components.flux_configuration import substitution_variables
-from components.gitrepo import content_digest
 
 APPLICATIONS_PATH = "kommander:applicationsPath"
 
@@ -141,7 +140,7 @@ def build(cfg: StackConfig) -> StackPlan:
         apps,
         plans,
         content,
-        content_digest(files),
+        repository_content.content_digest(files),
         variables,
         app_deployment.app_variables(cfg),
         repositories,

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from components import gitrepo
+from components import gitrepo, repository_content
 
 
 def git(repo: Path, *args: str) -> str:
@@ -28,9 +28,9 @@ def commits(bare: Path, branch: str = "main") -> int:
 
 def test_digest_changes_exactly_with_the_content() -> None:
     a = {"x/a.yaml": b"1", "b.yaml": b"2"}
-    assert gitrepo.content_digest(a) == gitrepo.content_digest(dict(reversed(a.items())))
-    assert gitrepo.content_digest(a) != gitrepo.content_digest({**a, "b.yaml": b"3"})
-    assert gitrepo.content_digest(a) != gitrepo.content_digest({"x/a.yaml": b"1", "c.yaml": b"2"})
+    assert repository_content.content_digest(a) == repository_content.content_digest(dict(reversed(a.items())))
+    assert repository_content.content_digest(a) != repository_content.content_digest({**a, "b.yaml": b"3"})
+    assert repository_content.content_digest(a) != repository_content.content_digest({"x/a.yaml": b"1", "c.yaml": b"2"})
 
 
 def test_sops_config_names_the_recipient() -> None:

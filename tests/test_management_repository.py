@@ -59,7 +59,7 @@ def props(server: Any, catalog: Path, age: tuple[str, str], **over: Any) -> dict
     base = provider_inputs(
         config.Gitea(),
         spec,
-        gitrepo.content_digest(repository_content.collect(spec)),
+        repository_content.content_digest(repository_content.collect(spec)),
         url=server.create() if "url" not in over else over.pop("url"),
         username=server.username,
         password=server.password,
@@ -207,7 +207,7 @@ def _component(applications_path: Path | None = None, prefix: str = "") -> Manag
             cluster_name="mgmt",
             kommander_namespace="kommander",
             content=spec,
-            digest=gitrepo.content_digest(repository_content.collect(spec)),
+            digest=repository_content.content_digest(repository_content.collect(spec)),
         ),
     )
 
@@ -218,7 +218,7 @@ def test_component_passes_secrets_as_secrets_and_a_digest(program, catalog) -> N
     assert content.parent == graph.one("kommander:index:ManagementRepository").urn
     assert {"password", "age_identity"} <= set(content.secret_paths)
     assert "recipient" not in content.secret_paths
-    expected = gitrepo.content_digest(repository_content.collect(content_spec(catalog, "platform")))
+    expected = repository_content.content_digest(repository_content.collect(content_spec(catalog, "platform")))
     assert content.inputs["digest"] == expected
     assert content.inputs["catalog_root"] == str(catalog) and content.inputs["layout"] == "services"
     assert content.inputs["path_prefix"] == "platform"

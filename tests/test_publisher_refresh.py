@@ -44,7 +44,7 @@ def props(server: Any, catalog: Path, prefix: str = "", url: str | None = None) 
     return provider_inputs(
         config.Gitea(pathPrefix=prefix),
         spec,
-        gitrepo.content_digest(repository_content.collect(spec)),
+        repository_content.content_digest(repository_content.collect(spec)),
         url=url or server.create(),
         username=server.username,
         password=server.password,
