@@ -106,6 +106,12 @@ class World:
             obj = self.management.objects[(*ops.KUSTOMIZATIONS, t.namespace, t.name)]
             obj["status"]["conditions"] = [ready(status, message)]
 
+    def set_repository_ready(self, project: str, source: str, status: str, message: str) -> None:
+        src = self.source(project, source)
+        with self.management.lock:
+            obj = self.management.objects[(*ops.GIT_REPOSITORIES, src.namespace, src.repository)]
+            obj["status"]["conditions"] = [ready(status, message)]
+
     def backend(self, api_auth: Any = None, **kwargs: Any) -> KubeBackend:
         api_client = kube_config.new_client_from_config_dict(yaml.safe_load(self.management.kubeconfig()))
         return KubeBackend(

@@ -182,6 +182,21 @@ def test_project_page_shows_each_source_on_each_cluster(world: World, browser: T
     ]  # fmt: skip
 
 
+def test_a_failing_git_repository_makes_its_source_failing(world: World, browser: TestClient) -> None:
+    world.set_ready("shop", "web", "e2", "True", "Applied revision: main@sha1:7d3c1f0")
+    overview = page(browser, "/").by_id("live-overview")
+    assert next(overview.all("table")).cells()[0][-1] == "1 Ready 1 failing 0 suspended"
+    repo = page(browser, "/projects/shop").by_id("live-web").one("p", **{"class": "meta repository"})
+    assert repo.words() == "GitRepository shop/web: True main@sha1:7d3c1f0"
+    world.set_repository_ready("shop", "web", "False", "failed to checkout: authentication required")
+    overview = page(browser, "/").by_id("live-overview")
+    assert next(overview.all("table")).cells()[0][-1] == "0 Ready 2 failing 0 suspended"
+    repo = page(browser, "/projects/shop").by_id("live-web").one("p", **{"class": "meta repository"})
+    assert repo.words() == (
+        "GitRepository shop/web: False main@sha1:7d3c1f0 failed to checkout: authentication required"
+    )
+
+
 def test_a_message_is_verbatim_and_escaped(browser: TestClient) -> None:
     html = browser.get("/projects/shop").text
     escaped = TRICKY.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace("'", "&#39;")

@@ -177,13 +177,14 @@ def layout_of(plan: tenancy_plan.TenancyPlan) -> Layout:
 State = Literal["ready", "failing", "suspended", "unknown"]
 
 
-def source_state(rows: Sequence[Row]) -> State:
-    """One word for a source over its clusters: suspended anywhere, else Ready everywhere, else failing."""
+def source_state(rows: Sequence[Row], repository: Row | None = None) -> State:
+    """One word for a source over its clusters: suspended anywhere, else Ready everywhere (its
+    GitRepository too), else failing."""
     if not rows:
         return "unknown"
     if any(r.suspended for r in rows):
         return "suspended"
-    if all(r.ready == "True" for r in rows):
+    if all(r.ready == "True" for r in rows) and (repository is None or repository.ready == "True"):
         return "ready"
     return "failing"
 
@@ -194,5 +195,5 @@ def counts(layout: Layout, snap: Snapshot, project: str | None = None) -> dict[S
     for p in layout.projects:
         if project is None or p.name == project:
             for s in p.sources:
-                out[source_state(snap.of_source(p.name, s.name))] += 1
+                out[source_state(snap.of_source(p.name, s.name), snap.repository(p.name, s.name))] += 1
     return out
