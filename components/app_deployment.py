@@ -132,6 +132,8 @@ class AppPlan:
     """The HelmReleases of the version folder (health checks; where user values go)."""
     variables: Mapping[str, str] = field(default_factory=dict)
     """Per-app substitution variables (``kommander:apps.<app>.variables``)."""
+    secret_values: bool = False
+    """The app's values hold a leaf set as a secret: they go through a Secret, never a ConfigMap or a patch."""
 
     def deployment_variables(self, target: Target) -> dict[str, str]:
         """What Kommander's AppDeployment controller sets per deployment."""
@@ -337,6 +339,13 @@ def plan(
             )
             for cluster in user.clusters
         )
+        secret_values = cfg.holds_secret("apps", app)
+        remote = [t.cluster for t in targets if t.remote and t.values]
+        if secret_values and remote:
+            raise ConfigError(
+                f"kommander:apps.{app}.values: values set as secrets cannot reach attached cluster {remote[0]} "
+                "(they would be written into the Kustomization); set them for host-cluster only"
+            )
         planned = AppPlan(
             app,
             version,
@@ -348,6 +357,7 @@ def plan(
             defaults=info.defaults,
             releases=info.releases,
             variables=dict(user.variables),
+            secret_values=secret_values,
         )
         if stack_variables is not None and app not in CORE_VERSIONS:
             for target in targets:
@@ -382,9 +392,9 @@ def values_patch(app: str, release_namespace: str, values: Mapping[str, Any]) ->
     }
 
 
-def overrides_patch(app: str, release: str, has_values_from: bool) -> dict[str, Any]:
+def overrides_patch(app: str, release: str, has_values_from: bool, kind: str = "ConfigMap") -> dict[str, Any]:
     """A ``patches`` entry making a HelmRelease read the app's overrides last (``valuesFrom``, optional)."""
-    ref = {"kind": "ConfigMap", "name": cat.overrides_name(app), "valuesKey": "values.yaml", "optional": True}
+    ref = {"kind": kind, "name": cat.overrides_name(app), "valuesKey": "values.yaml", "optional": True}
     op = (
         {"op": "add", "path": "/spec/valuesFrom/-", "value": ref}
         if has_values_from
@@ -479,10 +489,11 @@ def kustomization_spec(
             spec["patches"] = [values_patch(name, namespace, target.values) for name, namespace in releases]
         else:
             by_name = {r.name: r for r in plan_.releases}
+            kind = "Secret" if plan_.secret_values else "ConfigMap"
             patches = [
-                overrides_patch(plan_.app, name, by_name[name].has_values_from)
+                overrides_patch(plan_.app, name, by_name[name].has_values_from, kind)
                 for name, _ in releases
-                if name in by_name and not by_name[name].reads_overrides
+                if name in by_name and (plan_.secret_values or not by_name[name].reads_overrides)
             ]
             if patches:
                 spec["patches"] = patches
@@ -524,12 +535,18 @@ class AppDeployment(Component):
             part = "" if not target.remote else f"-{target.cluster}"
             deps: list[pulumi.Resource] = []
             if not target.remote and target.values:
+                values = yaml.safe_dump(target.values, sort_keys=True)
+                metadata = meta(cat.overrides_name(args.plan.app), target.release_namespace, labels=labels)
                 deps.append(
-                    k8s.core.v1.ConfigMap(
-                        f"{name}-overrides",
-                        metadata=meta(cat.overrides_name(args.plan.app), target.release_namespace, labels=labels),
-                        data={"values.yaml": yaml.safe_dump(target.values, sort_keys=True)},
+                    k8s.core.v1.Secret(
+                        f"{name}-overrides-secret",
+                        metadata=metadata,
+                        string_data={"values.yaml": pulumi.Output.secret(values)},
                         opts=self.child(),
+                    )
+                    if args.plan.secret_values
+                    else k8s.core.v1.ConfigMap(
+                        f"{name}-overrides", metadata=metadata, data={"values.yaml": values}, opts=self.child()
                     )
                 )
             variables = {**args.variables, "releaseNamespace": target.release_namespace}
