@@ -56,6 +56,10 @@ class ContentSpec:
     path_prefix: str = ""
     cluster_name: str = "kommander"
     flux_namespace: str = cat.KOMMANDER_FLUX_NAMESPACE
+    oci_mirror: str = ""
+    """``helmMirrorUrl`` when it is an ``oci://`` registry: the tree's OCIRepository sources pull through it."""
+    ca_secret: str = ""
+    """``helmMirrorCaSecret``: the CA those sources trust (a Secret in the OCIRepository's namespace)."""
 
     def inputs(self) -> dict[str, Any]:
         return {
@@ -65,6 +69,8 @@ class ContentSpec:
             "path_prefix": self.path_prefix,
             "cluster_name": self.cluster_name,
             "flux_namespace": self.flux_namespace,
+            "oci_mirror": self.oci_mirror,
+            "ca_secret": self.ca_secret,
         }
 
     @classmethod
@@ -76,6 +82,8 @@ class ContentSpec:
             str(props.get("path_prefix") or ""),
             str(props["cluster_name"]),
             str(props.get("flux_namespace") or cat.KOMMANDER_FLUX_NAMESPACE),
+            str(props.get("oci_mirror") or ""),
+            str(props.get("ca_secret") or ""),
         )
 
 
@@ -118,10 +126,25 @@ def _source_namespaces(node: Any, flux_namespace: str) -> Any:
     return out
 
 
+def mirrored(url: str, mirror: str) -> str:
+    """An ``oci://`` chart URL through the mirror: the mirror holds every chart under its own name."""
+    return f"{mirror.rstrip('/')}/{url.rstrip('/').rsplit('/', 1)[-1]}"
+
+
+def _through_mirror(doc: dict[str, Any], spec: ContentSpec) -> dict[str, Any]:
+    body = doc.get("spec")
+    if doc.get("kind") != "OCIRepository" or not isinstance(body, dict) or not spec.oci_mirror:
+        return doc
+    body = {**body, "url": mirrored(str(body.get("url", "")), spec.oci_mirror)}
+    if spec.ca_secret:
+        body["certSecretRef"] = {"name": spec.ca_secret}
+    return {**doc, "spec": body}
+
+
 def _transform(doc: Any, spec: ContentSpec, roots: tuple[str, ...]) -> Any:
     if not isinstance(doc, dict):
         return doc
-    out = cat.upgrade_api(doc)
+    out = _through_mirror(cat.upgrade_api(doc), spec)
     if spec.flux_namespace != cat.KOMMANDER_FLUX_NAMESPACE and str(out.get("apiVersion", "")).split("/")[0] in (
         cat.FLUX_GROUPS
     ):

@@ -123,6 +123,8 @@ def build(cfg: StackConfig) -> StackPlan:
         cfg.gitea.pathPrefix,
         cfg.clusterName,
         cfg.namespaces.flux,
+        cfg.helmMirrorUrl if cfg.helmMirrorUrl and cfg.helmMirrorUrl.startswith("oci://") else "",
+        cfg.helmMirrorCaSecret or "",
     )
     roots = [cat.DEFAULT_ROOT, *([catalog.root] if users and (catalog.root / cat.HELM_REPOSITORIES).is_dir() else [])]
     try:

@@ -319,3 +319,28 @@ def test_a_broken_tree_is_a_keyed_error_before_anything(tmp_path: Path, mutate: 
         config.ConfigError, match=r"^kommander:applicationsPath: .*" + message.replace(".", r"\.").replace("[", r"\[")
     ):
         stack_plan.build(config.parse({"applicationsPath": str(root), "apps": apps}))
+
+
+def test_oci_sources_pull_through_an_oci_mirror_and_trust_its_ca() -> None:
+    """v2.16 charts come from one OCIRepository per app: with an oci:// mirror they pull through it."""
+    name = "kommander-applications-v2.16.1"
+    mirror = "oci://registry.airgap.example/charts"
+    plan = stack_plan.build(cfg_for(name, helmMirrorUrl=mirror, helmMirrorCaSecret="mirror-ca"))
+    files = repository_content.collect(plan.content)
+    sources = [
+        doc
+        for path, data in files.items()
+        if path.startswith("applications/") and path.endswith(".yaml")
+        for doc in yaml.safe_load_all(data)
+        if isinstance(doc, dict) and doc.get("kind") == "OCIRepository"
+    ]
+    assert len(sources) > 20
+    for doc in sources:
+        assert doc["spec"]["url"].startswith(f"{mirror}/"), doc["spec"]["url"]
+        assert doc["spec"]["certSecretRef"] == {"name": "mirror-ca"}
+    chartmuseum = yaml.safe_load_all(files["applications/chartmuseum/3.10.4/chartmuseum.yaml"])
+    assert next(d for d in chartmuseum if d["kind"] == "OCIRepository")["spec"]["url"] == f"{mirror}/chartmuseum"
+    # without a mirror the upstream URLs stay, byte for byte
+    plain = repository_content.collect(stack_plan.build(cfg_for(name)).content)
+    path = "applications/chartmuseum/3.10.4/chartmuseum.yaml"
+    assert plain[path] == (tree(name) / path).read_bytes()
