@@ -391,3 +391,12 @@ def test_observe_refuses_redirects_and_names_an_unreachable_server(git_server) -
     git_server.redirect_to("http://localhost:9")
     with pytest.raises(gitrepo.GitRepoError, match=r"redirects are refused"):
         gitrepo.observe(r, {"a": b"1"})
+
+
+@pytest.mark.parametrize("port", [40401, 34033, 14040])
+def test_digits_of_a_port_are_not_an_http_status(port: int) -> None:
+    """A refused connection to a port whose digits hold 401, 403 or 404 is not an authentication or a missing repo."""
+    url = f"http://127.0.0.1:{port}/kommander-admin/kommander.git"
+    stderr = f"fatal: unable to access '{url}/': Failed to connect to 127.0.0.1 port {port}: Connection refused"
+    error = gitrepo._classify(gitrepo.Remote(url, "u", "p"), "ls-remote", stderr)
+    assert str(error) == f"{url} (branch main): the Git server is unreachable (ls-remote failed)"
