@@ -540,7 +540,9 @@ def main() -> int:
             "  comparison.",
             "",
         ]
-        args.markdown.write_text("\n".join(table))
+        old = args.markdown.read_text() if args.markdown.exists() else ""
+        kept = old[old.index("## Real engine") :] if "## Real engine" in old else ""  # benchmarks/engine.py's
+        args.markdown.write_text("\n".join(table) + ("\n" + kept if kept else ""))
     return 0
 
 
