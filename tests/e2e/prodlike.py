@@ -8,6 +8,9 @@ the stack only stores their kubeconfigs); :func:`set_kubeconfigs` sets those as 
 
 from __future__ import annotations
 
+import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from stack import Env, Stack
@@ -104,6 +107,20 @@ def create(env: Env, name: str, **kwargs: Any) -> Stack:
     stack.init()
     set_kubeconfigs(stack, cfg)
     return stack
+
+
+@contextmanager
+def repository(env: Env) -> Iterator[None]:
+    """The management repository on the Gitea stand-in, created when missing and then removed again at the end (a
+    later module may count the commits of a repository it created)."""
+    created = not env.gitea.bare().exists()
+    if created:
+        env.gitea.create("kommander-admin", "kommander")
+    try:
+        yield
+    finally:
+        if created:
+            shutil.rmtree(env.gitea.bare(), ignore_errors=True)
 
 
 def reconfigure(stack: Stack, cfg: dict[str, Any]) -> None:

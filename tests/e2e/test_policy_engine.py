@@ -16,11 +16,10 @@ from stack import Env, Stack, release_venv
 
 @pytest.fixture(scope="module")
 def guarded(env: Env) -> Iterator[Stack]:
-    if not env.gitea.bare().exists():
-        env.gitea.create("kommander-admin", "kommander")
-    stack = prodlike.create(env, "guarded", projects=4, protect=True)
-    (stack.project / "policy" / "venv").symlink_to(release_venv(stack.project / "policy" / "requirements.txt"))
-    yield stack
+    with prodlike.repository(env):
+        stack = prodlike.create(env, "guarded", projects=4, protect=True)
+        (stack.project / "policy" / "venv").symlink_to(release_venv(stack.project / "policy" / "requirements.txt"))
+        yield stack
 
 
 def test_prod_like_stack_passes_the_policy_pack(guarded: Stack) -> None:

@@ -24,13 +24,12 @@ SECRET_FILE = f"{gitrepo.SECRETS_DIR}/{gitrepo.GITEA_SECRET}.enc.yaml"
 
 @pytest.fixture(scope="module")
 def rotated(env: Env) -> Iterator[Stack]:
-    if not env.gitea.bare().exists():
-        env.gitea.create("kommander-admin", "kommander")
-    stack = prodlike.create(env, "rotation", projects=2, protect=True)
-    stack.ok("up", "--json")
-    yield stack
-    stack.pulumi("state", "unprotect", "--all", "--yes", check=False)
-    stack.run("destroy", "--yes", "--json")
+    with prodlike.repository(env):
+        stack = prodlike.create(env, "rotation", projects=2, protect=True)
+        stack.ok("up", "--json")
+        yield stack
+        stack.pulumi("state", "unprotect", "--all", "--yes", check=False)
+        stack.run("destroy", "--yes", "--json")
 
 
 def urn_of(stack: Stack, name: str) -> str:

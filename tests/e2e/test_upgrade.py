@@ -57,17 +57,16 @@ def type_of(urn: str) -> str:
 
 @pytest.fixture(scope="module")
 def upgrade(env: Env) -> Iterator[Stack]:
-    commit = previous_release()
-    stack = env.stack_at("upgrade", commit)
-    cfg = prodlike.config(env, "upgrade", projects=4, protect=True)
-    stack.write_config(cfg)
-    stack.init()
-    prodlike.set_kubeconfigs(stack, cfg)
-    if not env.gitea.bare().exists():
-        env.gitea.create("kommander-admin", "kommander")
-    yield stack
-    stack.pulumi("state", "unprotect", "--all", "--yes", check=False)
-    stack.run("destroy", "--yes", "--json")
+    with prodlike.repository(env):
+        commit = previous_release()
+        stack = env.stack_at("upgrade", commit)
+        cfg = prodlike.config(env, "upgrade", projects=4, protect=True)
+        stack.write_config(cfg)
+        stack.init()
+        prodlike.set_kubeconfigs(stack, cfg)
+        yield stack
+        stack.pulumi("state", "unprotect", "--all", "--yes", check=False)
+        stack.run("destroy", "--yes", "--json")
 
 
 def server_identity(kube) -> dict[str, str]:  # type: ignore[no-untyped-def]

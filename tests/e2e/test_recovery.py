@@ -1,6 +1,10 @@
-"""Interrupted updates: the engine SIGKILLed in the middle of an ``up`` that creates many resources, and the
-repository publisher SIGKILLed in the middle of its push; then the README's recovery (Operations, "An interrupted
-up") converges with nothing lost and no duplicate object on the server. In order, one stack."""
+"""Interrupted updates and their recovery: the engine SIGKILLed in the middle of an ``up`` that creates many
+resources, and the repository publisher SIGKILLed in the middle of its push; then the README's recovery
+(Operations, "An interrupted up") converges with nothing lost and no duplicate object on the server.
+In order, one stack.
+
+This module runs after test_lifecycle (file order): its destroy must not precede the deletes whose order that
+module reads from the audit log."""
 
 from __future__ import annotations
 
@@ -30,16 +34,15 @@ def catalog(env: Env) -> Path:
 
 @pytest.fixture(scope="module")
 def interrupted(env: Env) -> Iterator[Stack]:
-    if not env.gitea.bare().exists():
-        env.gitea.create("kommander-admin", "kommander")
-    stack = env.stack("interrupt")
-    cfg = prodlike.config(env, "interrupt", projects=6, sources=2, clusters=2)
-    cfg["kommander:applicationsPath"] = str(catalog(env))
-    stack.write_config(cfg)
-    stack.init()
-    prodlike.set_kubeconfigs(stack, cfg)
-    yield stack
-    stack.run("destroy", "--json")
+    with prodlike.repository(env):
+        stack = env.stack("interrupt")
+        cfg = prodlike.config(env, "interrupt", projects=6, sources=2, clusters=2)
+        cfg["kommander:applicationsPath"] = str(catalog(env))
+        stack.write_config(cfg)
+        stack.init()
+        prodlike.set_kubeconfigs(stack, cfg)
+        yield stack
+        stack.run("destroy", "--json")
 
 
 def recover(stack: Stack) -> list[Result]:
