@@ -108,7 +108,7 @@ def tenants(env: Env) -> Iterator[Stack]:
         for j, cluster in enumerate(clusters):
             stack.set_secret(f"kommander:workspaces[{i}].clusters[{j}].kubeconfig", kubeconfig(cluster))
     yield stack
-    stack.run("destroy", "--json")
+    stack.ok("destroy", "--yes", "--json")
 
 
 def reconfigure(stack: Stack, env: Env, **changes: Any) -> None:
