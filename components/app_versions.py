@@ -94,6 +94,7 @@ def missing_variables(
     ``spec.path`` under ``repository_root``) with its own ``postBuild.substitute`` (after the
     outer substitution) plus ``stack_variables`` when it reads ``substitution-vars``.
     """
+    repository_root = repository_root.resolve()
     missing: dict[str, str] = {}
     seen: set[tuple[Path, tuple[tuple[str, str], ...]]] = set()
 

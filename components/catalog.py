@@ -341,6 +341,7 @@ def applications_dir(root: Path) -> Path | None:
 
 def load(root: Path = DEFAULT_ROOT) -> Catalog:
     """The catalog at ``root``, checked: a :class:`CatalogError` names the first file it cannot use."""
+    root = root.resolve()  # a checkout reached through a symbolic link: its files are read where they are
     if not root.is_dir():
         raise CatalogError(f"{root}: the application catalog does not exist (or is not a directory)")
     base = applications_dir(root)

@@ -344,3 +344,14 @@ def test_oci_sources_pull_through_an_oci_mirror_and_trust_its_ca() -> None:
     plain = repository_content.collect(stack_plan.build(cfg_for(name)).content)
     path = "applications/chartmuseum/3.10.4/chartmuseum.yaml"
     assert plain[path] == (tree(name) / path).read_bytes()
+
+
+def test_a_checkout_reached_through_a_symbolic_link_is_read_where_it_is(tmp_path: Path) -> None:
+    """``applicationsPath`` may itself be a link (a checkout kept elsewhere): the checks read the real files."""
+    name = "kommander-applications-v2.2.0"
+    link = tmp_path / "catalog"
+    link.symlink_to(tree(name))
+    cfg = config.parse({"applicationsPath": str(link), "apps": {"dex": {}}})
+    assert "dex" in {p.app for p in stack_plan.build(cfg).app_plans}
+    with pytest.raises(config.ConfigError, match=r"kommander:apps\.fluent-bit: .*FLUENT_BIT_NODE_NAME"):
+        stack_plan.build(config.parse({"applicationsPath": str(link), "apps": {"fluent-bit": {}}}))
