@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_kubernetes as k8s
 
-from components.k8s import WAIT_READY, Component, chart_release_args, meta, object_name
+from components.k8s import WAIT_READY, Component, meta, object_name, platform_release
 
 CHART_REPO = "https://charts.jetstack.io"
 CRD_GROUPS = ("cert-manager.io", "acme.cert-manager.io")
@@ -36,22 +36,19 @@ class CertManager(Component):
 
     def __init__(self, name: str, args: CertManagerArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("kommander:index:CertManager", name, opts)
-        self.release = k8s.helm.v3.Release(
+        self.release = platform_release(
             f"{name}-controllers",
-            k8s.helm.v3.ReleaseArgs(
-                name="cert-manager",
-                namespace=args.namespace,
-                **chart_release_args(
-                    "cert-manager", args.version, CHART_REPO, args.helm_mirror_url, args.chart_source, args.ca_file
-                ),
-                values={
-                    "crds": {"enabled": True, "keep": True},
-                    "global": {"leaderElection": {"namespace": args.namespace}},
-                    "prometheus": {"enabled": False},
-                },
-                cleanup_on_fail=True,
-                max_history=5,
-            ),
+            "cert-manager",
+            args.namespace,
+            ("cert-manager", args.version, CHART_REPO),
+            {
+                "crds": {"enabled": True, "keep": True},
+                "global": {"leaderElection": {"namespace": args.namespace}},
+                "prometheus": {"enabled": False},
+            },
+            mirror=args.helm_mirror_url,
+            source=args.chart_source,
+            ca_file=args.ca_file,
             opts=self.child(),
         )
         self.namespace = self.release.namespace.apply(lambda ns: ns or "")

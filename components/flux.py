@@ -9,7 +9,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from components import config
-from components.k8s import Component, chart_release_args
+from components.k8s import Component, platform_release
 
 CHART_REPO = "https://fluxcd-community.github.io/helm-charts"
 #: The controllers the platform runs; image automation and notifications are not used.
@@ -66,21 +66,18 @@ class Flux(Component):
 
     def __init__(self, name: str, args: FluxArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("kommander:index:Flux", name, opts)
-        self.release = k8s.helm.v3.Release(
+        # the release waits for every controller to be ready (no skip_await)
+        self.release = platform_release(
             f"{name}-controllers",
-            k8s.helm.v3.ReleaseArgs(
-                name="flux",
-                namespace=args.namespace,
-                **chart_release_args(
-                    "flux2", args.version, CHART_REPO, args.helm_mirror_url, args.chart_source, args.ca_file
-                ),
-                values=controller_values(args.settings),
-                # the release waits for every controller to be ready (no skip_await)
-                atomic=False,
-                cleanup_on_fail=True,
-                max_history=5,
-            ),
+            "flux",
+            args.namespace,
+            ("flux2", args.version, CHART_REPO),
+            controller_values(args.settings),
+            mirror=args.helm_mirror_url,
+            source=args.chart_source,
+            ca_file=args.ca_file,
             opts=self.child(),
+            atomic=False,
         )
         self.version = self.release.version.apply(lambda v: v or args.version)
         self.register_outputs({"version": self.version})

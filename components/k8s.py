@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+from collections.abc import Mapping
 from typing import Any
 
 import pulumi
@@ -54,6 +55,40 @@ def chart_release_args(
         "version": version,
         "repository_opts": k8s.helm.v3.RepositoryOptsArgs(repo=repo, ca_file=trusted),
     }
+
+
+def platform_release(
+    resource: str,
+    release: str,
+    namespace: pulumi.Input[str],
+    chart: tuple[str, str, str],
+    values: Mapping[str, Any],
+    *,
+    mirror: str | None = None,
+    source: str | None = None,
+    ca_file: str | None = None,
+    opts: pulumi.ResourceOptions | None = None,
+    **extra: Any,
+) -> Any:
+    """A ``helm.sh/v3`` Release of one of the platform's own charts (``chart``: name, version, upstream
+    repository), through the mirror or ``charts.<name>`` (:func:`chart_release_args`); it waits for its
+    workloads, cleans up a failed install and keeps five revisions."""
+    import pulumi_kubernetes as k8s
+
+    name, version, upstream = chart
+    return k8s.helm.v3.Release(
+        resource,
+        k8s.helm.v3.ReleaseArgs(
+            name=release,
+            namespace=namespace,
+            **chart_release_args(name, version, upstream, mirror, source, ca_file),
+            values=dict(values),
+            cleanup_on_fail=True,
+            max_history=5,
+            **extra,
+        ),
+        opts=opts,
+    )
 
 
 def meta(
