@@ -96,6 +96,11 @@ def files_of(folder: Path, root: Path) -> Iterator[Path]:
         rel = path.relative_to(folder)
         if any(part.startswith(".") for part in rel.parts):
             continue
+        try:
+            rel.as_posix().encode()
+        except UnicodeEncodeError:
+            shown = path.relative_to(root).as_posix().encode(errors="surrogateescape").decode(errors="replace")
+            raise cat.CatalogError(f"{shown}: a file name that is not UTF-8 (Git paths are text)") from None
         if path.is_symlink():
             target = path.resolve()
             if not target.is_relative_to(top) or not target.exists():

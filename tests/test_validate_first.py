@@ -43,6 +43,12 @@ def _not_utf8(root: Path) -> None:
     (root / "applications" / "reloader" / "2.1.3" / "helmrelease.yaml").write_bytes(b"kind: \xff\xfe\n")
 
 
+def _name_not_utf8(root: Path) -> None:
+    folder = bytes(root / "applications" / "reloader" / "2.1.3")
+    with open(folder + b"/\xff.yaml", "wb") as f:
+        f.write(b"a: 1\n")
+
+
 def _bad_metadata(root: Path) -> None:
     (root / "applications" / "reloader" / "metadata.yaml").write_text("scope: [galaxy]\n")
 
@@ -72,6 +78,11 @@ CASES: list[tuple[str, Any, str]] = [
         "a file that is not UTF-8",
         lambda tmp: {"applicationsPath": _catalog_with(tmp, _not_utf8)},
         r"kommander:applicationsPath: applications/reloader/2\.1\.3/helmrelease\.yaml: not UTF-8",
+    ),
+    (
+        "a file name that is not UTF-8",
+        lambda tmp: {"applicationsPath": _catalog_with(tmp, _name_not_utf8)},
+        r"kommander:applicationsPath: applications/reloader/2\.1\.3/.*\.yaml: a file name that is not UTF-8",
     ),
     (
         "bad metadata",
