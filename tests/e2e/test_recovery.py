@@ -43,6 +43,13 @@ def interrupted(env: Env) -> Iterator[Stack]:
         prodlike.set_kubeconfigs(stack, cfg)
         yield stack
         stack.run("destroy", "--json")
+        # whatever the outcome, no Helm release of this stack may stay for the next module to trip over
+        for namespace, release in helm_releases(stack):
+            subprocess.run(
+                ["kubectl", "-n", namespace, "delete", "secret", "-l", f"owner=helm,name={release}"],
+                env=stack.process_env(),
+                capture_output=True,
+            )
 
 
 def recover(stack: Stack) -> list[Result]:
@@ -57,15 +64,31 @@ def recover(stack: Stack) -> list[Result]:
     # 2. the lock of the killed run; 3. the creates the engine never saw finish
     steps.append(stack.pulumi("cancel", "--yes", check=False))
     steps.append(stack.pulumi("refresh", "--clear-pending-creates", "--yes", "--skip-preview", check=False))
-    # 4. a Helm install the kill interrupted: its release record stays pending-install and blocks a new install
-    proc = subprocess.run(
-        ["kubectl", "delete", "secret", "--all-namespaces", "-l", "owner=helm,status=pending-install"],
-        env=stack.process_env(),
-        capture_output=True,
-    )
-    steps.append(Result(proc.returncode, proc.stdout.decode(), proc.stderr.decode()))
+    # 4. a Helm release the kill left behind that the state does not hold (its install cut off, or finished
+    #    unrecorded): its records go, the up installs it again and Helm takes over what it had created
+    recorded = {r["id"] for r in state(stack)["resources"] if r["type"] == "kubernetes:helm.sh/v3:Release"}
+    for namespace, release in helm_releases(stack) - {tuple(i.split("/", 1)) for i in recorded}:
+        proc = subprocess.run(
+            ["kubectl", "-n", namespace, "delete", "secret", "-l", f"owner=helm,name={release}"],
+            env=stack.process_env(),
+            capture_output=True,
+        )
+        steps.append(Result(proc.returncode, proc.stdout.decode(), proc.stderr.decode()))
     steps.append(stack.run("up", "--json"))
     return steps
+
+
+def helm_releases(stack: Stack) -> set[tuple[str, str]]:
+    """(namespace, release) of every Helm release record on the server (``kubectl get secret -A -l owner=helm``)."""
+    proc = subprocess.run(
+        ["kubectl", "get", "secret", "-A", "-l", "owner=helm", "-o", "json"],
+        env=stack.process_env(),
+        capture_output=True,
+        check=True,
+    )
+    return {
+        (item["metadata"]["namespace"], item["metadata"]["labels"]["name"]) for item in json.loads(proc.stdout)["items"]
+    }
 
 
 def state(stack: Stack) -> dict[str, Any]:
