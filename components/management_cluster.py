@@ -200,12 +200,15 @@ class ManagementCluster(Component):
         )
         # 11. ChartMuseum and Gatekeeper, applied directly (Ready before their AppDeployments adopt them)
         variables = stack.catalog_variables
-        root = stack.platform_root
         services: list[pulumi.Resource] = [self.flux, self.helm_repositories, self.flux_configuration]
         self.chartmuseum = ChartMuseum(
             f"{name}-chartmuseum",
             PlatformServiceArgs(
-                self.namespaces.kommander, cfg.versions.chartmuseum, variables, root, protect=cfg.protect
+                self.namespaces.kommander,
+                cfg.versions.chartmuseum,
+                variables,
+                stack.root_of("chartmuseum"),
+                protect=cfg.protect,
             ),
             opts=self.child(depends_on=services),
         )
@@ -215,7 +218,7 @@ class ManagementCluster(Component):
                 self.namespaces.kommander,
                 cfg.versions.gatekeeper,
                 variables,
-                root,
+                stack.root_of("gatekeeper"),
                 flux_namespace=self.namespaces.flux,
                 flux_namespace_name=cfg.namespaces.flux,
                 excluded_namespaces=excluded_namespaces(cfg, layout),

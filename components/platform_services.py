@@ -45,7 +45,7 @@ def release_objects(
     folder = base / app / version if base is not None and (base / app / version).is_dir() else None
     if folder is None:
         raise FileNotFoundError(f"{root}: no applications/{app}/{version}")
-    docs = cat.rendered_documents(folder, variables)
+    docs = [cat.upgrade_api(d) for d in cat.rendered_documents(folder, variables)]
     by_kind = {d["kind"]: d for d in docs}
     missing = {"ConfigMap", "HelmRelease"} - set(by_kind)
     if missing:

@@ -43,10 +43,10 @@ class StackPlan:
     helm_repositories: dict[str, dict[str, object]]
     """The HelmRepository objects Pulumi applies (this project's catalog's, and the user's catalog's)."""
 
-    @property
-    def platform_root(self) -> Path:
-        """Where the platform's own applications are read from (this project's catalog)."""
-        return cat.DEFAULT_ROOT
+    def root_of(self, app: str) -> Path:
+        """The catalog root an app's files are read from (this project's, or the user's)."""
+        folder = self.apps[app].folder
+        return folder.parent.parent if folder is not None else cat.DEFAULT_ROOT
 
 
 def _catalog(cfg: StackConfig) -> tuple[cat.Catalog, dict[str, cat.CatalogApp], bool]:
@@ -67,12 +67,17 @@ def _catalog(cfg: StackConfig) -> tuple[cat.Catalog, dict[str, cat.CatalogApp], 
             f"{user.layout}/<app>/<version>/ with a kustomization.yaml in each version folder)"
         )
     # The platform's own applications come from this project's catalog, at kommander:versions: Pulumi
-    # installs and owns them; the user's copies of them are published but never deployed.
-    platform = {
-        name: replace(bundled.apps[name], path=f"{repository_content.PLATFORM_DIR}/{name}")
-        for name in app_deployment.CORE_VERSIONS
-        if name in bundled.apps
-    }
+    # installs and owns them; the user's copies of them are published but not deployed. A version this
+    # project's catalog lacks is taken from the user's (it must then be in this project's layout).
+    platform: dict[str, cat.CatalogApp] = {}
+    for name, field in app_deployment.CORE_VERSIONS.items():
+        version = getattr(cfg.versions, field)
+        mine = bundled.apps.get(name)
+        theirs = user.apps.get(name)
+        if theirs is not None and (mine is None or version not in mine.versions) and version in theirs.versions:
+            platform[name] = theirs
+        elif mine is not None:
+            platform[name] = replace(mine, path=f"{repository_content.PLATFORM_DIR}/{name}")
     return user, {**user.apps, **platform}, True
 
 
@@ -108,6 +113,24 @@ def _no_collisions(cfg: StackConfig, tenancy: tenancy_plan.TenancyPlan, plans: l
             raise ConfigError(f"{key}: {kind} {namespace}/{name} is also made by {other}; rename one of them")
 
 
+def _platform_services(cfg: StackConfig, apps: dict[str, cat.CatalogApp]) -> None:
+    """ChartMuseum and Gatekeeper, which Pulumi applies from their catalog files: those files are usable."""
+    from components.platform_services import release_objects
+
+    for app, field in (("chartmuseum", "chartmuseum"), ("gatekeeper", "gatekeeper")):
+        entry = apps.get(app)
+        version = getattr(cfg.versions, field)
+        if entry is None or entry.folder is None or version not in entry.versions:
+            continue  # the app plan names what is missing
+        try:
+            release_objects(app, version, app_deployment.app_variables(cfg), entry.folder.parent.parent)
+        except (cat.CatalogError, cat.SubstitutionError, ValueError, KeyError, FileNotFoundError) as exc:
+            raise ConfigError(
+                f"kommander:versions.{field}: {entry.version_path(version)} cannot be applied by Pulumi "
+                f"(a defaults ConfigMap and a HelmRelease in this project's layout): {exc}"
+            ) from None
+
+
 def build(cfg: StackConfig) -> StackPlan:
     """The plan of the stack, or a :class:`ConfigError` naming the key."""
     tenancy = tenancy_plan.plan(cfg.workspaces, cfg.projects)
@@ -115,7 +138,10 @@ def build(cfg: StackConfig) -> StackPlan:
     variables = substitution_variables(cfg)
     plans = app_deployment.plan(cfg, apps, tenancy, stack_variables=variables)
     _no_collisions(cfg, tenancy, plans)
-    platform = tuple((p.app, p.version) for p in plans if p.core) if users else ()
+    platform = tuple(
+        (p.app, p.version) for p in plans if p.core and apps[p.app].path.startswith(repository_content.PLATFORM_DIR)
+    )
+    _platform_services(cfg, apps)
     content = repository_content.ContentSpec(
         str(catalog.root.resolve()),
         catalog.layout,

@@ -159,3 +159,32 @@ def test_objects_two_parts_of_the_stack_would_both_name_are_a_keyed_error(raw: A
 
     with pytest.raises(ConfigError, match=message):
         stack_plan.build(config.parse(raw))
+
+
+def test_a_platform_version_only_the_users_catalog_has_is_taken_from_it(tmp_path: Path) -> None:
+    """kommander:versions may name a version of a platform app that only the user's catalog ships."""
+    from components import config, stack_plan
+
+    def newer(root: Path) -> None:
+        old, new = root / "applications" / "chartmuseum" / "3.10.4", root / "applications" / "chartmuseum" / "3.10.5"
+        shutil.copytree(old, new)
+        for f in new.rglob("*.yaml"):
+            f.write_text(f.read_text().replace("3.10.4", "3.10.5"))
+
+    path = _catalog_with(tmp_path, newer)
+    plan = stack_plan.build(config.parse({"applicationsPath": path, "versions": {"chartmuseum": "3.10.5"}}))
+    chartmuseum = next(p for p in plan.app_plans if p.app == "chartmuseum")
+    assert chartmuseum.path == "applications/chartmuseum/3.10.5"  # the user's tree, where it is published
+    assert plan.root_of("chartmuseum") == Path(path).resolve()
+    gitea = next(p for p in plan.app_plans if p.app == "gitea")
+    assert gitea.path.startswith("platform/gitea/")  # the rest stays this project's
+
+
+def test_a_platform_version_in_kommanders_own_layout_is_a_keyed_error() -> None:
+    from schemas import shared
+
+    from components import config, stack_plan
+
+    tree = shared("catalogs", "kommander-applications-v2.2.0")
+    with pytest.raises(ConfigError, match=r"^kommander:versions\.chartmuseum: services/chartmuseum/3\.6\.2 cannot be"):
+        stack_plan.build(config.parse({"applicationsPath": str(tree), "versions": {"chartmuseum": "3.6.2"}}))
