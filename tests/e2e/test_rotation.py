@@ -110,7 +110,8 @@ def test_rotate_the_age_key(rotated: Stack, env: Env, kube, tmp_path: Path) -> N
     state = {r["urn"]: r for r in json.loads(rotated.export())["deployment"]["resources"]}
     assert state[urn].get("protect"), "the new key is not protected"
     assert state[urn_of(rotated, "kommander-sops-age-secret")].get("protect"), "sops-age is not protected"
-    assert rotated.run("preview", "--expect-no-changes", "--json").code == 0
+    after = rotated.run("preview", "--expect-no-changes", "--diff")
+    assert after.code == 0, after
 
 
 def test_rotate_the_gitea_password(rotated: Stack, env: Env, kube, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
