@@ -82,7 +82,7 @@ def credentials_secret(namespace: str, username: str, password: str) -> bytes:
 
 # --------------------------------------------------------------------------- scratch directories
 
-#: Scratch directories: ``<tmp>/kommander-publisher-<kind>-XXXX``, each holding :data:`_OWNER`, a file its
+#: Scratch directories: ``<tmp>/kommander-publisher-<kind>-<random suffix>``, each holding :data:`_OWNER`, a file its
 #: process keeps ``flock``-ed; the kernel drops the lock when that process dies, however it dies.
 _SCRATCH = "kommander-publisher-"
 _OWNER = ".owner.lock"
