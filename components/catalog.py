@@ -275,10 +275,6 @@ def load_yaml(path: Path, root: Path) -> list[Any]:
         raise CatalogError(f"{_shown(path, root)}: nested too deeply") from None
 
 
-def load_yaml_documents(path: Path) -> list[dict[str, Any]]:
-    return [d for d in load_yaml(path, path.parent) if isinstance(d, dict)]
-
-
 def _names(raw: Any, where: str, key: str) -> tuple[str, ...]:
     if raw is None:
         return ()
