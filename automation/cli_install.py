@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+import socket
 from pathlib import Path
 
 from pulumi.automation import PulumiCommand
@@ -17,6 +18,10 @@ INSTALL_HINT = (
 )
 
 
+#: Seconds a download may stay silent before the install gives up (a proxy that never answers).
+DOWNLOAD_TIMEOUT = 60.0
+
+
 class CliUnavailableError(Exception):
     """The Pulumi CLI is neither present nor installable; the message is one line saying what to do."""
 
@@ -26,7 +31,7 @@ def install_root(home: Path | None = None) -> Path:
     return (home or Path.home()) / ".pulumi-kommander" / "cli" / PULUMI_VERSION
 
 
-def ensure(home: Path | None = None) -> PulumiCommand:
+def ensure(home: Path | None = None, *, timeout: float = DOWNLOAD_TIMEOUT) -> PulumiCommand:
     """The pinned CLI from the per-user folder, else a ``pulumi`` on PATH, else install the pinned one."""
     version = VersionInfo.parse(PULUMI_VERSION)
     root = install_root(home)
@@ -40,10 +45,16 @@ def ensure(home: Path | None = None) -> PulumiCommand:
             return PulumiCommand()
         except Exception:  # too old or broken: install the pinned one
             pass
+    previous = socket.getdefaulttimeout()
+    socket.setdefaulttimeout(timeout)  # the SDK's download takes no timeout of its own
     try:
         return PulumiCommand.install(root=str(root), version=version)
     except Exception as exc:  # any download/install failure becomes one clear line
         reason = " ".join(str(exc).split()) or type(exc).__name__
+        if isinstance(exc, TimeoutError) or isinstance(getattr(exc, "reason", None), TimeoutError):
+            reason = f"the download got no answer within {timeout:g} s"
         raise CliUnavailableError(
             f"the Pulumi CLI is missing and could not be installed ({reason[:200]}); {INSTALL_HINT}"
         ) from None
+    finally:
+        socket.setdefaulttimeout(previous)

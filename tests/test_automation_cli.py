@@ -6,8 +6,10 @@ import io
 import json
 import os
 import shutil
+import socket
 import subprocess
 import sys
+import threading
 import types
 import urllib.error
 from collections.abc import Callable
@@ -374,3 +376,26 @@ def test_refresh_and_outputs(run: Driver, stack: FakeStack) -> None:
     assert json.loads(out)["outputs"]["giteaPassword"] == "hunter2"
     _, out = run("outputs", "--stack", "dev")
     assert "kind-management" in out and "hunter2" not in out
+
+
+def test_a_download_that_never_answers_gives_up_with_one_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A proxy that accepts and then stays silent: the install stops after the timeout, not never."""
+    silent = socket.create_server(("127.0.0.1", 0))
+    held: list[socket.socket] = []
+    threading.Thread(target=lambda: held.append(silent.accept()[0]), daemon=True).start()
+    proxy = f"http://127.0.0.1:{silent.getsockname()[1]}"
+    monkeypatch.setenv("https_proxy", proxy)
+    monkeypatch.setenv("http_proxy", proxy)
+    monkeypatch.setattr(cli_install.shutil, "which", lambda _: None)
+    try:
+        with pytest.raises(cli_install.CliUnavailableError) as raised:
+            cli_install.ensure(tmp_path, timeout=1.0)
+    finally:
+        for conn in held:
+            conn.close()
+        silent.close()
+    assert "could not be installed (the download got no answer within 1 s)" in str(raised.value)
+    assert held, "the install never reached the proxy"
+    assert socket.getdefaulttimeout() is None  # the process's default is restored

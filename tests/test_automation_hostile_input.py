@@ -342,6 +342,7 @@ def test_sigint_to_the_real_entry_point_exits_130(tmp_path: Path) -> None:
         "https_proxy": proxy,
         "http_proxy": proxy,
         "PYTHONPATH": str(ROOT),
+        "PYTHONFAULTHANDLER": "1",  # a hang is reported with every thread's stack (SIGABRT below)
     }
     proc = subprocess.Popen(
         [sys.executable, "-m", "automation", "preview", "--stack", "dev"],
@@ -354,7 +355,12 @@ def test_sigint_to_the_real_entry_point_exits_130(tmp_path: Path) -> None:
     try:
         assert connected.wait(60), "the CLI never tried to download"
         proc.send_signal(signal.SIGINT)
-        out, err = proc.communicate(timeout=30)
+        try:
+            out, err = proc.communicate(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.send_signal(signal.SIGABRT)
+            out, err = proc.communicate(timeout=30)
+            raise AssertionError(f"no exit within 30 s of SIGINT; the stacks at SIGABRT:\n{err}") from None
     finally:
         proc.kill()
         for conn in held:
