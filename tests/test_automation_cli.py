@@ -378,9 +378,7 @@ def test_refresh_and_outputs(run: Driver, stack: FakeStack) -> None:
     assert "kind-management" in out and "hunter2" not in out
 
 
-def test_a_download_that_never_answers_gives_up_with_one_line(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_a_download_that_never_answers_gives_up_with_one_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """A proxy that accepts and then stays silent: the install stops after the timeout, not never."""
     silent = socket.create_server(("127.0.0.1", 0))
     held: list[socket.socket] = []
