@@ -45,7 +45,7 @@ from components.config import ConfigError
 from components.flux import controller_values
 from components.gitea import chart_values as gitea_values
 from components.ingress import tls_secret_name
-from components.k8s import WAIT_FOR_TERMINATION, Component, meta
+from components.k8s import WAIT_FOR_TERMINATION, Component, management_kustomization, meta, repository_path
 
 HOST_CLUSTER = tenancy_plan.HOST_CLUSTER
 #: The GitRepository (flux namespace) holding the management repository.
@@ -421,19 +421,16 @@ def defaults_name(target: Target, app: str) -> str:
 
 
 def _base_spec(path: str, target: Target, variables: Mapping[str, str], flux_namespace: str) -> dict[str, Any]:
-    spec: dict[str, Any] = {
-        "interval": "10m",
-        "retryInterval": "1m",
-        "timeout": "10m",
-        "prune": True,
-        "wait": False,
-        "path": f"./{path}",
-        "sourceRef": {"kind": "GitRepository", "name": MANAGEMENT_SOURCE, "namespace": flux_namespace},
-        "postBuild": {
+    spec = management_kustomization(
+        path,
+        flux_namespace,
+        timeout="10m",
+        wait=False,
+        postBuild={
             "substitute": dict(variables),
             "substituteFrom": [{"kind": "ConfigMap", "name": VARS_CONFIGMAP, "optional": True}],
         },
-    }
+    )
     if target.remote:
         spec["kubeConfig"] = {"secretRef": {"name": target.kubeconfig_secret, "key": KUBECONFIG_KEY}}
     return spec
@@ -443,7 +440,7 @@ def defaults_spec(
     plan_: AppPlan, target: Target, variables: Mapping[str, str], flux_namespace: str, path_prefix: str = ""
 ) -> dict[str, Any]:
     """The Kustomization of a version's separate ``defaults/`` on one cluster (pure)."""
-    path = "/".join(p for p in (path_prefix.strip("/"), plan_.path, app_versions.DEFAULTS) if p)
+    path = repository_path(path_prefix, plan_.path, app_versions.DEFAULTS)
     spec = _base_spec(path, target, {**variables, **plan_.deployment_variables(target)}, flux_namespace)
     if target.namespace_kustomization:
         spec["dependsOn"] = [{"name": target.namespace_kustomization, "namespace": target.namespace}]
@@ -456,7 +453,7 @@ def kustomization_spec(
     plan_: AppPlan, target: Target, variables: Mapping[str, str], flux_namespace: str, path_prefix: str = ""
 ) -> dict[str, Any]:
     """The Flux Kustomization spec of one app on one cluster (pure)."""
-    path = "/".join(p for p in (path_prefix.strip("/"), plan_.path) if p)
+    path = repository_path(path_prefix, plan_.path)
     spec = _base_spec(path, target, {**variables, **plan_.deployment_variables(target)}, flux_namespace)
     releases = _release_names(plan_, target, variables)
     spec["healthChecks"] = [

@@ -8,6 +8,8 @@ from typing import Any
 
 import pulumi
 
+from components.tenancy_plan import MANAGEMENT_SOURCE
+
 #: Annotation that makes the provider wait for a custom resource's Ready condition.
 WAIT_READY = {"pulumi.com/waitFor": "condition=Ready"}
 #: Flux Kustomization deletion policy for a pruning Kustomization on the management cluster: delete what it applied
@@ -19,6 +21,27 @@ WAIT_FOR_TERMINATION = "WaitForTermination"
 PATCH_FORCE = {"pulumi.com/patchForce": "true"}
 #: Label carried by everything this stack creates.
 MANAGED_BY = {"app.kubernetes.io/managed-by": "kommander-pulumi"}
+
+
+def repository_path(path_prefix: str, *parts: str) -> str:
+    """A folder of the management repository, under ``gitea.pathPrefix``, as a Flux Kustomization path (``./a/b``)."""
+    return "./" + "/".join(p for p in (path_prefix.strip("/"), *parts) if p)
+
+
+def management_kustomization(
+    path: str, flux_namespace: str, *, timeout: str, prune: bool = True, **fields: Any
+) -> dict[str, Any]:
+    """The spec of a Flux Kustomization applying ``path`` (:func:`repository_path`) of the management repository,
+    reconciled every 10 minutes and retried every minute; ``fields`` add or override the rest (pure)."""
+    return {
+        "interval": "10m",
+        "retryInterval": "1m",
+        "timeout": timeout,
+        "prune": prune,
+        "path": path,
+        "sourceRef": {"kind": "GitRepository", "name": MANAGEMENT_SOURCE, "namespace": flux_namespace},
+        **fields,
+    }
 
 
 def mirrored(url: str, mirror: str | None) -> str:

@@ -29,8 +29,15 @@ import pulumi_kubernetes as k8s
 
 from components import catalog as cat
 from components import config, tenancy_plan
-from components.app_deployment import MANAGEMENT_SOURCE
-from components.k8s import PATCH_FORCE, WAIT_FOR_TERMINATION, WAIT_READY, Component, meta
+from components.k8s import (
+    PATCH_FORCE,
+    WAIT_FOR_TERMINATION,
+    WAIT_READY,
+    Component,
+    management_kustomization,
+    meta,
+    repository_path,
+)
 
 BOOTSTRAP = "bootstrap/gatekeeper"
 TEMPLATES = "gatekeeper-templates"
@@ -124,17 +131,13 @@ def excluded_namespaces(cfg: config.StackConfig, layout: tenancy_plan.TenancyPla
 
 def bootstrap_spec(part: str, args: GatekeeperArgs) -> dict[str, Any]:
     """The Flux Kustomization spec applying ``bootstrap/gatekeeper/<part>`` (pure)."""
-    path = "/".join(p for p in (args.path_prefix.strip("/"), BOOTSTRAP, part) if p)
-    spec: dict[str, Any] = {
-        "interval": "10m",
-        "retryInterval": "1m",
-        "timeout": "5m",
-        "prune": True,
-        "deletionPolicy": WAIT_FOR_TERMINATION,
-        "wait": True,
-        "path": f"./{path}",
-        "sourceRef": {"kind": "GitRepository", "name": MANAGEMENT_SOURCE, "namespace": args.flux_namespace_name},
-    }
+    spec = management_kustomization(
+        repository_path(args.path_prefix, BOOTSTRAP, part),
+        args.flux_namespace_name,
+        timeout="5m",
+        deletionPolicy=WAIT_FOR_TERMINATION,
+        wait=True,
+    )
     # `wait` health-checks what the Kustomization applies (Flux ignores `healthChecks` with it);
     # Gatekeeper's HelmRelease is Ready before either Kustomization exists (Pulumi waits for it).
     if part == "constraints":

@@ -28,7 +28,7 @@ import pulumi_kubernetes as k8s
 from pydantic import SecretStr
 
 from components import config
-from components.k8s import WAIT_FOR_TERMINATION, Component, meta, object_name
+from components.k8s import WAIT_FOR_TERMINATION, Component, management_kustomization, meta, object_name, repository_path
 from components.tenancy_plan import (
     KUBECONFIG_KEY,
     LABEL_APPLICATION,
@@ -36,7 +36,6 @@ from components.tenancy_plan import (
     LABEL_PROJECT,
     LABEL_SOURCE,
     LABEL_WORKSPACE,
-    MANAGEMENT_SOURCE,
     NAMESPACE_BOOTSTRAP,
     ProjectPlan,
     TargetPlan,
@@ -115,17 +114,14 @@ def namespace_kustomization_spec(args: WorkspaceArgs, kc: ClusterKubeconfig) -> 
     It applies :data:`NAMESPACE_BOOTSTRAP` of the management repository with the namespace substituted, through
     the cluster's kubeconfig; it never prunes (deleting it must not delete a namespace, and everything in it, on a
     cluster this stack does not own)."""
-    path = "/".join(p for p in (args.path_prefix.strip("/"), NAMESPACE_BOOTSTRAP) if p)
-    return {
-        "interval": "10m",
-        "retryInterval": "1m",
-        "timeout": "2m",
-        "prune": False,
-        "path": f"./{path}",
-        "sourceRef": {"kind": "GitRepository", "name": MANAGEMENT_SOURCE, "namespace": args.flux_namespace_name},
-        "kubeConfig": {"secretRef": {"name": kc.secret_name, "key": KUBECONFIG_KEY}},
-        "postBuild": {"substitute": {"namespace": args.namespace, "workspace": args.name}},
-    }
+    return management_kustomization(
+        repository_path(args.path_prefix, NAMESPACE_BOOTSTRAP),
+        args.flux_namespace_name,
+        timeout="2m",
+        prune=False,
+        kubeConfig={"secretRef": {"name": kc.secret_name, "key": KUBECONFIG_KEY}},
+        postBuild={"substitute": {"namespace": args.namespace, "workspace": args.name}},
+    )
 
 
 class Workspace(Component):
