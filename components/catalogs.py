@@ -16,7 +16,7 @@ URL is reachable only where the operator serves the repository there.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlparse, urlunparse
@@ -64,6 +64,13 @@ def catalog_targets(layout: tenancy_plan.TenancyPlan) -> list[CatalogTarget]:
     return out
 
 
+def placements(
+    catalogs: Sequence[config.Catalog], targets: Sequence[CatalogTarget]
+) -> dict[str, tuple[CatalogTarget, ...]]:
+    """Catalog name -> the workspace and project namespaces its selector matches (pure)."""
+    return {c.name: tuple(t for t in targets if c.selector.matches(t.labels)) for c in catalogs}
+
+
 def git_repository_spec(catalog: config.Catalog, url: str) -> dict[str, Any]:
     ref = catalog.ref.model_dump(exclude_none=True)
     return {"interval": catalog.interval, "timeout": "1m", "url": url, "ref": ref}
@@ -74,7 +81,8 @@ class CatalogRepositoriesArgs:
     catalogs: tuple[config.Catalog, ...]
     namespace: pulumi.Input[str]
     """The kommander namespace (the management cluster's copies)."""
-    targets: tuple[CatalogTarget, ...] = ()
+    placements: Mapping[str, tuple[CatalogTarget, ...]] = field(default_factory=dict)
+    """Catalog name -> where its copies go (:func:`placements`, in the stack plan)."""
     domain: str | None = None
     """``ingress.domain`` when ingress is enabled (the URL rewrite), else None."""
     namespaces: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
@@ -100,7 +108,7 @@ class CatalogRepositories(Component):
                 spec=git_repository_spec(catalog, catalog.url),
                 opts=self.child(),
             )
-            matching = [t for t in args.targets if catalog.selector.matches(t.labels)]
+            matching = args.placements.get(catalog.name, ())
             self.placements[catalog.name] = [t.namespace for t in matching]
             for target in matching:
                 k8s.apiextensions.CustomResource(

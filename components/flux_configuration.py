@@ -21,9 +21,10 @@ from components.app_versions import SUBSTITUTION_VARS
 from components.cert_manager import CA_NAME
 from components.ingress import tls_secret_name
 from components.k8s import WAIT_FOR_TERMINATION, WAIT_READY, Component, meta, object_name
+from components.tenancy_plan import MANAGEMENT_SOURCE
 
 VARS = SUBSTITUTION_VARS
-REPOSITORY = "management"
+REPOSITORY = MANAGEMENT_SOURCE
 KUSTOMIZATION = "apps-kommander"
 CREDENTIALS = "management-git-credentials"
 REQUESTED_AT = "reconcile.fluxcd.io/requestedAt"

@@ -9,7 +9,7 @@ from __future__ import annotations
 import pulumi
 
 from components.app_deployment import AppDeployment, AppDeploymentArgs
-from components.catalogs import CatalogRepositories, CatalogRepositoriesArgs, catalog_targets
+from components.catalogs import CatalogRepositories, CatalogRepositoriesArgs
 from components.cert_manager import CertManager, CertManagerArgs, RootCA, RootCAArgs
 from components.config import KubernetesTarget
 from components.flux import Flux, FluxArgs
@@ -20,13 +20,7 @@ from components.ingress import IngressCertificate, IngressCertificateArgs
 from components.k8s import Component
 from components.management_repository import ManagementRepository, ManagementRepositoryArgs
 from components.namespaces import Namespaces, NamespacesArgs
-from components.platform_services import (
-    ChartMuseum,
-    Gatekeeper,
-    GatekeeperArgs,
-    PlatformServiceArgs,
-    excluded_namespaces,
-)
+from components.platform_services import ChartMuseum, Gatekeeper, GatekeeperArgs, PlatformServiceArgs
 from components.sops_age import SopsAge, SopsAgeArgs
 from components.stack_plan import StackPlan
 from components.tenancy import Tenancy, TenancyArgs
@@ -203,25 +197,17 @@ class ManagementCluster(Component):
         services: list[pulumi.Resource] = [self.flux, self.helm_repositories, self.flux_configuration]
         self.chartmuseum = ChartMuseum(
             f"{name}-chartmuseum",
-            PlatformServiceArgs(
-                self.namespaces.kommander,
-                cfg.versions.chartmuseum,
-                variables,
-                stack.root_of("chartmuseum"),
-                protect=cfg.protect,
-            ),
+            PlatformServiceArgs(self.namespaces.kommander, stack.platform_releases["chartmuseum"], protect=cfg.protect),
             opts=self.child(depends_on=services),
         )
         self.gatekeeper = Gatekeeper(
             f"{name}-gatekeeper",
             GatekeeperArgs(
                 self.namespaces.kommander,
-                cfg.versions.gatekeeper,
-                variables,
-                stack.root_of("gatekeeper"),
+                stack.platform_releases["gatekeeper"],
                 flux_namespace=self.namespaces.flux,
                 flux_namespace_name=cfg.namespaces.flux,
-                excluded_namespaces=excluded_namespaces(cfg, layout),
+                excluded_namespaces=stack.gatekeeper_excluded,
                 path_prefix=cfg.gitea.pathPrefix,
             ),
             opts=self.child(depends_on=services),
@@ -254,7 +240,7 @@ class ManagementCluster(Component):
             CatalogRepositoriesArgs(
                 tuple(cfg.catalogs),
                 self.namespaces.kommander,
-                tuple(catalog_targets(layout)),
+                stack.catalog_placements,
                 cfg.ingress.domain if cfg.ingress.enabled else None,
                 namespaces=self.tenancy.namespaces,
             ),

@@ -64,10 +64,8 @@ def release_objects(
 class PlatformServiceArgs:
     namespace: pulumi.Input[str]
     """The kommander namespace (the release's namespace)."""
-    version: str
-    variables: Mapping[str, str]
-    """Catalog variables (``catalog.variables``) with ``releaseNamespace`` the kommander namespace."""
-    root: Path = cat.DEFAULT_ROOT
+    objects: tuple[dict[str, Any], dict[str, Any]]
+    """The (defaults ConfigMap, HelmRelease) of the app's version (:func:`release_objects`, in the stack plan)."""
     protect: bool = False
     """Protect the HelmRelease (its chart keeps data on a volume, as ChartMuseum's does)."""
 
@@ -79,7 +77,7 @@ class _CatalogRelease(Component):
     """The HelmRelease (Ready once the chart is installed)."""
 
     def _build(self, name: str, app: str, args: PlatformServiceArgs) -> None:
-        defaults, release = release_objects(app, args.version, args.variables, args.root)
+        defaults, release = args.objects
         labels = {"kommander.d2iq.io/application": app}
         config_map = k8s.core.v1.ConfigMap(
             f"{name}-defaults",

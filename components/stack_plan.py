@@ -14,12 +14,19 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
-from components import app_deployment, helm_repositories, repository_content, tenancy_plan
+from components import (
+    app_deployment,
+    catalogs,
+    flux_configuration,
+    helm_repositories,
+    platform_services,
+    repository_content,
+    tenancy_plan,
+)
 from components import catalog as cat
-from components.catalogs import catalog_targets
 from components.config import ConfigError, StackConfig
-from components.flux_configuration import substitution_variables
 
 APPLICATIONS_PATH = "kommander:applicationsPath"
 
@@ -42,6 +49,12 @@ class StackPlan:
     """The variables this project's catalog files use (``catalog.variables``)."""
     helm_repositories: dict[str, dict[str, object]]
     """The HelmRepository objects Pulumi applies (this project's catalog's, and the user's catalog's)."""
+    platform_releases: dict[str, tuple[dict[str, Any], dict[str, Any]]]
+    """ChartMuseum's and Gatekeeper's (defaults ConfigMap, HelmRelease), which Pulumi applies itself."""
+    gatekeeper_excluded: tuple[str, ...]
+    """The namespaces Gatekeeper's service-account constraint skips."""
+    catalog_placements: dict[str, tuple[catalogs.CatalogTarget, ...]]
+    """``kommander:catalogs`` name -> the workspace and project namespaces its copies go to."""
 
     def root_of(self, app: str) -> Path:
         """The catalog root an app's files are read from (this project's, or the user's)."""
@@ -82,12 +95,15 @@ def _catalog(cfg: StackConfig) -> tuple[cat.Catalog, dict[str, cat.CatalogApp], 
 
 
 def _objects(
-    cfg: StackConfig, tenancy: tenancy_plan.TenancyPlan, plans: list[app_deployment.AppPlan]
+    cfg: StackConfig,
+    tenancy: tenancy_plan.TenancyPlan,
+    plans: list[app_deployment.AppPlan],
+    placed: dict[str, tuple[catalogs.CatalogTarget, ...]],
 ) -> Iterator[tuple[str, str, str, str]]:
     """(kind, namespace, name, key) of every object two parts of the stack could both name."""
     flux = cfg.namespaces.flux
     yield ("GitRepository", flux, app_deployment.MANAGEMENT_SOURCE, "the platform")
-    for name in ("apps-kommander", "gatekeeper-templates", "gatekeeper-constraints"):
+    for name in (flux_configuration.KUSTOMIZATION, platform_services.TEMPLATES, platform_services.CONSTRAINTS):
         yield ("Kustomization", flux, name, "the platform")
     for obj in tenancy.objects():
         yield (obj.kind, obj.namespace, obj.name, obj.key)
@@ -99,49 +115,58 @@ def _objects(
     for i, catalog in enumerate(cfg.catalogs):
         key = f"kommander:catalogs[{i}]"
         yield ("GitRepository", cfg.namespaces.kommander, catalog.name, key)
-        for target in catalog_targets(tenancy):
-            if catalog.selector.matches(target.labels):
-                yield ("GitRepository", target.namespace, catalog.name, key)
+        for target in placed[catalog.name]:
+            yield ("GitRepository", target.namespace, catalog.name, key)
 
 
-def _no_collisions(cfg: StackConfig, tenancy: tenancy_plan.TenancyPlan, plans: list[app_deployment.AppPlan]) -> None:
+def _no_collisions(
+    cfg: StackConfig,
+    tenancy: tenancy_plan.TenancyPlan,
+    plans: list[app_deployment.AppPlan],
+    placed: dict[str, tuple[catalogs.CatalogTarget, ...]],
+) -> None:
     """Two parts of the stack naming one object (same kind, namespace and name) is a config error naming both."""
     seen: dict[tuple[str, str, str], str] = {}
-    for kind, namespace, name, key in _objects(cfg, tenancy, plans):
+    for kind, namespace, name, key in _objects(cfg, tenancy, plans, placed):
         other = seen.setdefault((kind, namespace, name), key)
         if other != key:
             raise ConfigError(f"{key}: {kind} {namespace}/{name} is also made by {other}; rename one of them")
 
 
-def _platform_services(cfg: StackConfig, apps: dict[str, cat.CatalogApp]) -> None:
-    """ChartMuseum and Gatekeeper, which Pulumi applies from their catalog files: those files are usable."""
-    from components.platform_services import release_objects
-
+def _platform_services(
+    cfg: StackConfig, apps: dict[str, cat.CatalogApp]
+) -> dict[str, tuple[dict[str, Any], dict[str, Any]]]:
+    """ChartMuseum's and Gatekeeper's objects, which Pulumi applies from their catalog files (rendered once)."""
+    out = {}
     for app, field in (("chartmuseum", "chartmuseum"), ("gatekeeper", "gatekeeper")):
         entry = apps.get(app)
         version = getattr(cfg.versions, field)
         if entry is None or entry.folder is None or version not in entry.versions:
             continue  # the app plan names what is missing
         try:
-            release_objects(app, version, app_deployment.app_variables(cfg), entry.folder.parent.parent)
+            out[app] = platform_services.release_objects(
+                app, version, app_deployment.app_variables(cfg), entry.folder.parent.parent
+            )
         except (cat.CatalogError, cat.SubstitutionError, ValueError, KeyError, FileNotFoundError) as exc:
             raise ConfigError(
                 f"kommander:versions.{field}: {entry.version_path(version)} cannot be applied by Pulumi "
                 f"(a defaults ConfigMap and a HelmRelease in this project's layout): {exc}"
             ) from None
+    return out
 
 
 def build(cfg: StackConfig) -> StackPlan:
     """The plan of the stack, or a :class:`ConfigError` naming the key."""
     tenancy = tenancy_plan.plan(cfg.workspaces, cfg.projects)
     catalog, apps, users = _catalog(cfg)
-    variables = substitution_variables(cfg)
+    variables = flux_configuration.substitution_variables(cfg)
     plans = app_deployment.plan(cfg, apps, tenancy, stack_variables=variables)
-    _no_collisions(cfg, tenancy, plans)
+    placed = catalogs.placements(cfg.catalogs, catalogs.catalog_targets(tenancy))
+    _no_collisions(cfg, tenancy, plans, placed)
     platform = tuple(
         (p.app, p.version) for p in plans if p.core and apps[p.app].path.startswith(repository_content.PLATFORM_DIR)
     )
-    _platform_services(cfg, apps)
+    releases = _platform_services(cfg, apps)
     content = repository_content.ContentSpec(
         str(catalog.root.resolve()),
         catalog.layout,
@@ -172,4 +197,7 @@ def build(cfg: StackConfig) -> StackPlan:
         variables,
         app_deployment.app_variables(cfg),
         repositories,
+        releases,
+        platform_services.excluded_namespaces(cfg, tenancy),
+        placed,
     )

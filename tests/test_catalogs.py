@@ -13,6 +13,7 @@ from components.catalogs import (
     CatalogRepositories,
     CatalogRepositoriesArgs,
     catalog_targets,
+    placements,
     reachable_url,
 )
 from components.management_cluster import ManagementCluster
@@ -75,7 +76,7 @@ def test_copies_follow_selectors_and_rewrite_urls(program) -> None:
             CatalogRepositoriesArgs(
                 tuple(cfg.catalogs),
                 "kommander",
-                tuple(catalog_targets(tenancy_plan.plan(cfg.workspaces, cfg.projects))),
+                placements(cfg.catalogs, catalog_targets(tenancy_plan.plan(cfg.workspaces, cfg.projects))),
                 "k.example.com",
             ),
         )

@@ -38,15 +38,14 @@ VARIABLES = cat.variables(
 )
 GATEKEEPER_ARGS = GatekeeperArgs(
     "kommander",
-    "3.20.1",
-    VARIABLES,
+    release_objects("gatekeeper", "3.20.1", VARIABLES),
     excluded_namespaces=("kommander", "kommander-flux", "ws-a"),
     path_prefix="platform",
 )
 
 
 def _build() -> None:
-    ChartMuseum("cm", PlatformServiceArgs("kommander", "3.10.4", VARIABLES))
+    ChartMuseum("cm", PlatformServiceArgs("kommander", release_objects("chartmuseum", "3.10.4", VARIABLES)))
     Gatekeeper("gk", GATEKEEPER_ARGS)
 
 
@@ -158,8 +157,7 @@ def test_constraint_matches_template_and_gatekeeper_shape() -> None:
         "constraints",
         GatekeeperArgs(
             "kommander",
-            "3.20.1",
-            VARIABLES,
+            release_objects("gatekeeper", "3.20.1", VARIABLES),
             excluded_namespaces=excluded_namespaces(cfg, plan(cfg.workspaces, cfg.projects)),
         ),
     )["postBuild"]["substitute"]
