@@ -65,6 +65,8 @@ CORE_VERSIONS = {
 #: Names other catalogs give the platform's own applications (kommander-applications: ``kommander-flux``).
 CORE_ALIASES = {"kommander-flux": "flux"}
 APP_LABEL = tenancy_plan.LABEL_APPLICATION
+#: The annotation naming the catalog version an AppDeployment's Kustomizations apply.
+VERSION_ANNOTATION = "kommander.d2iq.io/version"
 #: Core apps whose release on the management cluster Pulumi itself owns and waits for (the
 #: helm.sh/v3 Releases of Flux and cert-manager, Gitea's HelmRelease with its generated
 #: credentials). Their host-cluster AppDeployment is recorded but suspended, so that
@@ -568,8 +570,8 @@ class AppDeployment(Component):
                         metadata=meta(
                             defaults_name(target, args.plan.app),
                             namespace,
-                            labels={**labels, "kommander.d2iq.io/cluster": target.cluster},
-                            annotations={"kommander.d2iq.io/version": args.plan.version},
+                            labels={**labels, tenancy_plan.LABEL_CLUSTER: target.cluster},
+                            annotations={VERSION_ANNOTATION: args.plan.version},
                         ),
                         spec=defaults,
                         opts=self.child(),
@@ -582,8 +584,8 @@ class AppDeployment(Component):
                 metadata=meta(
                     target.kustomization_name(args.plan.app),
                     namespace,
-                    labels={**labels, "kommander.d2iq.io/cluster": target.cluster},
-                    annotations={"kommander.d2iq.io/version": args.plan.version},
+                    labels={**labels, tenancy_plan.LABEL_CLUSTER: target.cluster},
+                    annotations={VERSION_ANNOTATION: args.plan.version},
                 ),
                 spec=spec,
                 opts=self.child(depends_on=deps),

@@ -32,6 +32,8 @@ CATALOG_LABELS = {
     "kommander.d2iq.io/gitapps-gitrepository-type": "catalog",
 }
 CATALOG_NAME_LABEL = "kommander.d2iq.io/catalog"
+#: The label naming the workspace or project a catalog copy was made for.
+TARGET_LABELS = {"workspace": tenancy_plan.LABEL_WORKSPACE, "project": tenancy_plan.LABEL_PROJECT}
 _IN_CLUSTER_SUFFIXES = (".svc", ".svc.cluster.local", ".cluster.local")
 
 
@@ -118,7 +120,7 @@ class CatalogRepositories(Component):
                     metadata=meta(
                         catalog.name,
                         args.namespaces[target.namespace] if args.namespaces else target.namespace,
-                        labels={**labels, f"kommander.d2iq.io/{target.kind}": target.name},
+                        labels={**labels, TARGET_LABELS[target.kind]: target.name},
                     ),
                     spec=git_repository_spec(catalog, reachable_url(catalog.url, args.domain)),
                     opts=self.child(),

@@ -78,7 +78,7 @@ class _CatalogRelease(Component):
 
     def _build(self, name: str, app: str, args: PlatformServiceArgs) -> None:
         defaults, release = args.objects
-        labels = {"kommander.d2iq.io/application": app}
+        labels = {tenancy_plan.LABEL_APPLICATION: app}
         config_map = k8s.core.v1.ConfigMap(
             f"{name}-defaults",
             metadata=meta(defaults["metadata"]["name"], args.namespace, labels=labels),
@@ -161,7 +161,7 @@ class Gatekeeper(_CatalogRelease):
                 f"{name}-{part}",
                 api_version="kustomize.toolkit.fluxcd.io/v1",
                 kind="Kustomization",
-                metadata=meta(object_name, args.flux_namespace, labels={"kommander.d2iq.io/application": "gatekeeper"}),
+                metadata=meta(object_name, args.flux_namespace, labels={tenancy_plan.LABEL_APPLICATION: "gatekeeper"}),
                 spec=bootstrap_spec(part, args),
                 opts=self.child(depends_on=[self.release, *built.values()]),
             )
