@@ -14,6 +14,7 @@ Secret the management cluster holds for them.
 Signatures (stable)::
 
     targets(cfg: StackConfig) -> Targets
+    safe_url(url: str) -> str
     select(targets: Targets, *, workspace: str | None = None, project: str | None = None,
            source: str | None = None, cluster: str | None = None) -> tuple[Source, ...]
     read_status(api: CustomObjects, targets: Targets, *, workspace=None, project=None, source=None,
@@ -48,6 +49,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
+from urllib.parse import urlsplit, urlunsplit
 
 import yaml
 
@@ -136,6 +138,31 @@ class Source:
     suspend: bool
     """``suspend`` in the stack file."""
     kustomizations: tuple[Target, ...]
+    url: str = ""
+    """The Git URL without any user information (``https://user:pass@`` is cut: see :func:`safe_url`)."""
+    ref: str = ""
+    """The Git reference as ``<kind> <value>`` (``branch main``, ``tag v1.4.0``)."""
+    path: str = ""
+    """The path in the repository the Kustomizations apply."""
+
+
+@dataclass(frozen=True)
+class Workspace:
+    """A workspace and its namespace on the management cluster (its clusters: ``Targets.clusters``)."""
+
+    name: str
+    namespace: str
+
+
+@dataclass(frozen=True)
+class Project:
+    """A project, also one without a source: its namespace and the clusters its selector picks."""
+
+    name: str
+    workspace: str
+    namespace: str
+    clusters: tuple[str, ...]
+    """In workspace order; each of its sources has a Kustomization for each."""
 
 
 @dataclass(frozen=True)
@@ -154,10 +181,32 @@ class Targets:
     clusters: tuple[Cluster, ...]
     namespaces: Mapping[str, str] = field(default_factory=dict)
     """Project namespace -> project."""
+    workspaces: tuple[Workspace, ...] = ()
+    projects: tuple[Project, ...] = ()
+    """Every project in the stack's order, also those without a source."""
+
+
+def safe_url(url: str) -> str:
+    """``url`` without user information (a password in a Git URL is never shown)."""
+    parts = urlsplit(url)
+    if parts.username is None and parts.password is None:
+        return url
+    host = parts.hostname or ""
+    if parts.port:
+        host += f":{parts.port}"
+    return urlunsplit((parts.scheme, host, parts.path, parts.query, parts.fragment))
+
+
+def _ref(ref: config.GitRef) -> str:
+    for kind in ("branch", "tag", "semver", "commit"):
+        if value := getattr(ref, kind):
+            return f"{kind} {value}"
+    return ""
 
 
 def targets(cfg: config.StackConfig) -> Targets:
-    """Every source and cluster of the stack config (offline: ``stackfile.load(root, stack).config``)."""
+    """Every workspace, project, source and cluster of the stack config (offline:
+    ``stackfile.load(root, stack).config``)."""
     layout = tenancy_plan.plan(cfg.workspaces, cfg.projects)
     clusters = tuple(
         Cluster(c.name, ws.name, f"{ws.namespace}/{c.kubeconfig_secret}" if c.kubeconfig_secret else None)
@@ -174,11 +223,20 @@ def targets(cfg: config.StackConfig) -> Targets:
             repository=sp.repository,
             suspend=sp.source.suspend,
             kustomizations=tuple(Target(t.cluster, t.namespace, t.name) for t in sp.targets),
+            url=safe_url(sp.source.url),
+            ref=_ref(sp.source.ref),
+            path=sp.source.path,
         )
         for p in layout.projects
         for j, sp in enumerate(p.sources)
     )
-    return Targets(sources, clusters, {p.namespace: p.name for p in layout.projects})
+    return Targets(
+        sources,
+        clusters,
+        {p.namespace: p.name for p in layout.projects},
+        workspaces=tuple(Workspace(w.name, w.namespace) for w in layout.workspaces),
+        projects=tuple(Project(p.name, p.workspace, p.namespace, p.clusters) for p in layout.projects),
+    )
 
 
 def _unknown(what: str, name: str, known: Iterable[str], where: str = "") -> UnknownTargetError:

@@ -99,6 +99,35 @@ def test_select_filters(plan: ops.Targets) -> None:
     assert [s.project for s in ops.select(plan, source="web")] == ["shop", "ops"]
 
 
+def test_targets_list_every_workspace_and_project_and_where_each_source_is_fetched_from() -> None:
+    raw = small()
+    raw["workspaces"].append({"name": "lab"})
+    raw["projects"].append({"name": "idle", "workspace": "lab"})  # no source, and no cluster to select
+    raw["projects"][0]["sources"][1] = {
+        "name": "api",
+        "url": "ssh://git@h:2222/shop/api.git",
+        "ref": {"tag": "v1.4.0"},
+        "path": "./deploy",
+        "credentials": {"identity": "key", "knownHosts": "h ssh-ed25519 AAAA"},
+    }
+    plan = ops.targets(config.parse(raw, secret_keys=["workspaces", "projects"]))
+    assert [(w.name, w.namespace) for w in plan.workspaces] == [
+        ("default", "kommander-default-workspace"),
+        ("edge", "edge"),
+        ("lab", "lab"),
+    ]
+    assert [(p.name, p.workspace, p.namespace, p.clusters) for p in plan.projects] == [
+        ("shop", "edge", "shop", ("e1", "e2")),
+        ("ops", "default", "ops", ("host-cluster",)),
+        ("idle", "lab", "idle", ()),
+    ]
+    assert [(s.source, s.url, s.ref, s.path) for s in plan.sources] == [
+        ("web", "https://h/web", "branch main", "./"),
+        ("api", "ssh://h:2222/shop/api.git", "tag v1.4.0", "./deploy"),  # no user information
+        ("web", "https://h/ops", "branch main", "./"),
+    ]
+
+
 # --------------------------------------------------------------------------- reading
 
 
