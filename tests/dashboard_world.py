@@ -145,11 +145,11 @@ def helm_release(namespace: str, name: str, chart: str, version: str, status: st
     }
 
 
-def write_stack(root: Path) -> stackfile.StackFile:
-    """The world's ``Pulumi.<stack>.yaml`` (and ``Pulumi.yaml``) under ``root``, loaded."""
+def write_stack(root: Path, text: str = STACK_FILE, stack: str = STACK) -> stackfile.StackFile:
+    """``Pulumi.<stack>.yaml`` (the world's, unless ``text``) and ``Pulumi.yaml`` under ``root``, loaded."""
     shutil.copy(ROOT / "Pulumi.yaml", root / "Pulumi.yaml")
-    (root / f"Pulumi.{STACK}.yaml").write_text(STACK_FILE)
-    return stackfile.load(root, STACK)
+    (root / f"Pulumi.{stack}.yaml").write_text(text)
+    return stackfile.load(root, stack)
 
 
 def make_world(root: Path) -> World:

@@ -6,6 +6,8 @@ are checked on the fake's objects and in the stack file.
 
 from __future__ import annotations
 
+import io
+import json
 import re
 from collections.abc import Iterator
 from html.parser import HTMLParser
@@ -14,11 +16,12 @@ from typing import Any
 
 import pytest
 import yaml
-from dashboard_world import CANARY, STACK, TRICKY, World, make_world
+from dashboard_world import CANARY, STACK, TRICKY, World, make_world, write_stack
+from fakekube import FakeKube
 from starlette.testclient import TestClient
 
-from automation import ops
-from automation.dashboard import model, web
+from automation import cli, ops
+from automation.dashboard import kube, model, web
 from automation.dashboard.kube import describe
 from components import tenancy_plan
 
@@ -284,6 +287,94 @@ def test_confirm_page_names_the_action_and_its_clusters(world: World, browser: T
     assert bad.status_code == 400
     assert parse(bad.text).one("p", role="alert").words() == "source 'web' is not on 'elsewhere'"
     assert changes(world) == []  # a GET changes nothing
+
+
+# --------------------------------------------------------------------------- the same objects as `status`
+
+#: Sources fanned out to several clusters, attached clusters in two workspaces, projects selecting clusters by
+#: label (``env``) and by name, a project namespace of its own, and one whose selector matches nothing.
+FANNED_OUT = """\
+config:
+  kommander:clusterName: fanned
+  kommander:workspaces:
+    - name: edge
+      clusters:
+        - {name: e1, labels: {env: prod}, kubeconfig: {secure: v1:e1-ciphertext}}
+        - {name: e2, labels: {env: prod}, kubeconfig: {secure: v1:e2-ciphertext}}
+        - {name: e3, labels: {env: dev}, kubeconfig: {secure: v1:e3-ciphertext}}
+    - name: lab
+      clusters:
+        - {name: l1, kubeconfig: {secure: v1:l1-ciphertext}}
+        - {name: l2, kubeconfig: {secure: v1:l2-ciphertext}}
+  kommander:projects:
+    - name: shop
+      workspace: edge
+      clusterSelector: {matchLabels: {env: prod}}
+      sources:
+        - {name: web, url: https://git.example.com/shop/web.git}
+        - {name: api, url: https://git.example.com/shop/api.git}
+    - name: research
+      workspace: lab
+      namespace: science
+      sources:
+        - {name: notebooks, url: https://git.example.com/lab/notebooks.git}
+    - name: pilot
+      workspace: edge
+      clusterSelector: {matchLabels: {kommander.d2iq.io/cluster-name: e3}}
+      sources:
+        - {name: web, url: https://git.example.com/pilot/web.git}
+    - name: tools
+      workspace: default
+      sources:
+        - {name: cli, url: https://git.example.com/ops/cli.git}
+    - name: nowhere
+      workspace: lab
+      clusterSelector: {matchLabels: {env: none}}
+      sources:
+        - {name: site, url: https://git.example.com/site.git}
+"""
+
+
+def test_the_dashboard_and_the_status_command_name_the_same_objects(tmp_path: Path) -> None:
+    """For one stack file and cluster, ``python -m automation status`` and the dashboard's pages (each source's
+    GitRepository and Kustomization per cluster; each project's workspace, namespace and clusters) agree."""
+    file = write_stack(tmp_path, FANNED_OUT, "fanned")
+    management = FakeKube().start()  # holds no object: both say what they look for
+    try:
+        kubeconfig = tmp_path / "kubeconfig"
+        kubeconfig.write_text(management.kubeconfig())
+        env = {"KUBECONFIG": str(kubeconfig)}
+        out = io.StringIO()
+        assert cli.main(["status", "--stack", "fanned", "--json"], env=env, root=tmp_path, out=out) == cli.FAILED
+        status_rows = json.loads(out.getvalue())
+        dash = TestClient(web.Dashboard(kube.connect(file, env), stack="fanned").app(), base_url=BASE)
+
+        named: set[tuple[str, str, str, str]] = set()  # (project, source, cluster, "<Kind> <namespace>/<name>")
+        projects: dict[str, tuple[str, str, str]] = {}  # project -> (workspace, namespace, clusters)
+        for row in next(page(dash, "/").by_id("live-overview").all("table")).cells():
+            projects[row[0]] = (row[1], row[2], row[3])
+            doc = page(dash, f"/projects/{row[0]}")
+            for source in (h2.one("a").words() for h2 in doc.all("h2")):
+                live = page(dash, f"/projects/{row[0]}/sources/{source}").by_id("live-source")
+                for section in live.all("section"):
+                    cluster = section.attrs.get("data-cluster", HOST)
+                    named.add((row[0], source, cluster, next(section.all("table")).cells()[0][0]))
+    finally:
+        management.stop()
+
+    assert named == {
+        (r["project"], r["source"], r["cluster"], f"{r['kind']} {r['namespace']}/{r['name']}") for r in status_rows
+    }
+    for project, (workspace, namespace, clusters) in projects.items():
+        rows = [r for r in status_rows if r["project"] == project]
+        assert {r["workspace"] for r in rows} == {workspace}
+        assert {r["namespace"] for r in rows if r["kind"] == "GitRepository"} == {namespace}
+        deployed = sorted({r["cluster"] for r in rows if r["kind"] == "Kustomization"})
+        assert sorted(clusters.split(", ")) == (deployed or ["none"])
+    # what the stack asks for, so the agreement above is over fanned-out, selected and empty placements
+    assert projects["shop"][2] == "e1, e2" and projects["pilot"][2] == "e3" and projects["nowhere"][2] == "none"
+    assert projects["research"] == ("lab", "science", "l1, l2") and projects["tools"][2] == HOST
+    assert len(named) == 6 + 2 * 2 + 2 + 1 + 1  # 6 GitRepositories, the Kustomizations of shop, research, pilot, tools
 
 
 # --------------------------------------------------------------------------- actions
@@ -561,11 +652,9 @@ def test_no_secret_reaches_the_browser(world: World) -> None:
 
 
 def test_a_url_never_shows_its_user_information() -> None:
-    assert (
-        model.safe_url("https://user:pass@git.example.com:8443/a.git?x=1") == "https://git.example.com:8443/a.git?x=1"
-    )
-    assert model.safe_url("https://git.example.com/a.git") == "https://git.example.com/a.git"
-    assert model.safe_url("ssh://git@git.example.com/a.git") == "ssh://git.example.com/a.git"
+    assert ops.safe_url("https://user:pass@git.example.com:8443/a.git?x=1") == "https://git.example.com:8443/a.git?x=1"
+    assert ops.safe_url("https://git.example.com/a.git") == "https://git.example.com/a.git"
+    assert ops.safe_url("ssh://git@git.example.com/a.git") == "ssh://git.example.com/a.git"
 
 
 def test_each_change_is_one_line() -> None:

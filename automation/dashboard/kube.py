@@ -17,7 +17,7 @@ from typing import Any
 
 from automation import ops, stackfile
 from automation.dashboard import model
-from components import config, tenancy_plan
+from components import config
 
 
 def describe(change: ops.Change) -> str:
@@ -50,7 +50,7 @@ class KubeBackend:
         clients_ttl: float = 60.0,
     ) -> None:
         self.targets = ops.targets(cfg)
-        self.layout = model.layout_of(tenancy_plan.plan(cfg.workspaces, cfg.projects))
+        self.layout = model.Layout(self.targets)
         self.api = api
         self.api_core = api_core
         self.api_auth = api_auth

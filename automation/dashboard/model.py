@@ -1,4 +1,4 @@
-"""What the dashboard shows, as plain values: the tenancy layout (from the plan) and the live rows.
+"""What the dashboard shows, as plain values: the tenancy layout (:func:`automation.ops.targets`) and the live rows.
 
 The pages read through a :class:`Backend`; :mod:`automation.dashboard.kube` is the one that
 talks to the clusters (through the operator commands' code), tests pass their own.
@@ -9,67 +9,44 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal, Protocol
-from urllib.parse import urlsplit, urlunsplit
 
+from automation import ops
 from automation.ops import EventRow, HelmReleaseRow, Row
-from components import tenancy_plan
 
 Action = Literal["suspend", "resume", "reconcile"]
 ACTIONS: tuple[Action, ...] = ("suspend", "resume", "reconcile")
 
 
 @dataclass(frozen=True)
-class Target:
-    """A source's Kustomization on one cluster."""
-
-    cluster: str
-    namespace: str
-    name: str
-
-
-@dataclass(frozen=True)
-class Source:
-    project: str
-    name: str
-    url: str
-    """Without any user information (``https://user:pass@`` is cut)."""
-    ref: str
-    path: str
-    repository: str
-    """``<namespace>/<name>`` of its GitRepository."""
-    targets: tuple[Target, ...]
-
-
-@dataclass(frozen=True)
-class Project:
-    name: str
-    workspace: str
-    namespace: str
-    clusters: tuple[str, ...]
-    sources: tuple[Source, ...]
-
-    def source(self, name: str) -> Source | None:
-        return next((s for s in self.sources if s.name == name), None)
-
-
-@dataclass(frozen=True)
-class Workspace:
-    name: str
-    namespace: str
-    clusters: tuple[str, ...]
-
-
-@dataclass(frozen=True)
 class Layout:
-    workspaces: tuple[Workspace, ...]
-    projects: tuple[Project, ...]
+    """The pages' view of :func:`automation.ops.targets` (names, namespaces and clusters; never a kubeconfig):
+    the projects, their sources and the workspaces, in the stack's order."""
 
-    def project(self, name: str) -> Project | None:
-        return next((p for p in self.projects if p.name == name), None)
+    targets: ops.Targets
+
+    @property
+    def projects(self) -> tuple[ops.Project, ...]:
+        return self.targets.projects
+
+    @property
+    def workspaces(self) -> tuple[ops.Workspace, ...]:
+        return self.targets.workspaces
 
     @property
     def clusters(self) -> tuple[str, ...]:
-        return tuple(dict.fromkeys(c for w in self.workspaces for c in w.clusters))
+        return tuple(c.name for c in self.targets.clusters)
+
+    def clusters_of(self, workspace: str) -> tuple[str, ...]:
+        return tuple(c.name for c in self.targets.clusters if c.workspace == workspace)
+
+    def project(self, name: str) -> ops.Project | None:
+        return next((p for p in self.projects if p.name == name), None)
+
+    def sources(self, project: str) -> tuple[ops.Source, ...]:
+        return tuple(s for s in self.targets.sources if s.project == project)
+
+    def source(self, project: str, name: str) -> ops.Source | None:
+        return next((s for s in self.sources(project) if s.source == name), None)
 
 
 @dataclass(frozen=True)
@@ -127,53 +104,6 @@ class Backend(Protocol):
         ...
 
 
-def safe_url(url: str) -> str:
-    """``url`` without user information (a password in a Git URL never reaches a page)."""
-    parts = urlsplit(url)
-    if parts.username is None and parts.password is None:
-        return url
-    host = parts.hostname or ""
-    if parts.port:
-        host += f":{parts.port}"
-    return urlunsplit((parts.scheme, host, parts.path, parts.query, parts.fragment))
-
-
-def _ref(source: tenancy_plan.config.GitOpsSource) -> str:
-    ref = source.ref
-    for kind in ("branch", "tag", "semver", "commit"):
-        if value := getattr(ref, kind):
-            return f"{kind} {value}"
-    return ""
-
-
-def layout_of(plan: tenancy_plan.TenancyPlan) -> Layout:
-    """The pages' view of the tenancy plan (names, namespaces and clusters; never a kubeconfig)."""
-    return Layout(
-        workspaces=tuple(Workspace(w.name, w.namespace, tuple(c.name for c in w.clusters)) for w in plan.workspaces),
-        projects=tuple(
-            Project(
-                name=p.name,
-                workspace=p.workspace,
-                namespace=p.namespace,
-                clusters=tuple(p.clusters),
-                sources=tuple(
-                    Source(
-                        project=p.name,
-                        name=sp.source.name,
-                        url=safe_url(sp.source.url),
-                        ref=_ref(sp.source),
-                        path=sp.source.path,
-                        repository=f"{p.namespace}/{sp.repository}",
-                        targets=tuple(Target(t.cluster, t.namespace, t.name) for t in sp.targets),
-                    )
-                    for sp in p.sources
-                ),
-            )
-            for p in plan.projects
-        ),
-    )
-
-
 State = Literal["ready", "failing", "suspended", "unknown"]
 
 
@@ -192,8 +122,7 @@ def source_state(rows: Sequence[Row], repository: Row | None = None) -> State:
 def counts(layout: Layout, snap: Snapshot, project: str | None = None) -> dict[State, int]:
     """Sources per state, over every project or one."""
     out: dict[State, int] = {"ready": 0, "failing": 0, "suspended": 0, "unknown": 0}
-    for p in layout.projects:
-        if project is None or p.name == project:
-            for s in p.sources:
-                out[source_state(snap.of_source(p.name, s.name), snap.repository(p.name, s.name))] += 1
+    for s in layout.targets.sources:
+        if project is None or s.project == project:
+            out[source_state(snap.of_source(s.project, s.source), snap.repository(s.project, s.source))] += 1
     return out

@@ -29,6 +29,7 @@ from starlette.responses import HTMLResponse, PlainTextResponse, RedirectRespons
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
+from automation import ops
 from automation.dashboard import model
 from automation.dashboard.model import ACTIONS, Action, Backend
 
@@ -169,6 +170,7 @@ class Dashboard:
             "project.html",
             request,
             project=project,
+            sources=self.backend.layout.sources(project.name),
             snap=snap,
             outcome=outcome if outcome and outcome.project == project.name else None,
             read_only=self.backend.read_only_reason(),
@@ -185,9 +187,9 @@ class Dashboard:
             request,
             project=project,
             source=source,
-            rows={r.cluster: r for r in snap.of_source(project.name, source.name)},
-            repository=snap.repository(project.name, source.name),
-            events=self.backend.events(project.name, source.name),
+            rows={r.cluster: r for r in snap.of_source(project.name, source.source)},
+            repository=snap.repository(project.name, source.source),
+            events=self.backend.events(project.name, source.source),
         )
 
     def helm(self, request: Request) -> HTMLResponse:
@@ -208,12 +210,12 @@ class Dashboard:
             project=project,
         )
 
-    def _source(self, request: Request) -> tuple[model.Project, model.Source] | HTMLResponse:
+    def _source(self, request: Request) -> tuple[ops.Project, ops.Source] | HTMLResponse:
         name = request.path_params["project"]
         project = self.backend.layout.project(name)
         if project is None:
             return self.missing(request, f"no project {name!r} in stack {self.stack}")
-        source = project.source(request.path_params["source"])
+        source = self.backend.layout.source(name, request.path_params["source"])
         if source is None:
             return self.missing(request, f"project {name!r} has no source {request.path_params['source']!r}")
         return project, source
@@ -234,11 +236,15 @@ class Dashboard:
         if isinstance(chosen, str):
             return self.page("error.html", request, 400, title="Bad request", message=chosen)
         action, cluster = chosen
-        if cluster is not None and cluster not in {t.cluster for t in source.targets}:
+        if cluster is not None and cluster not in {t.cluster for t in source.kustomizations}:
             return self.page(
-                "error.html", request, 400, title="Bad request", message=f"source {source.name!r} is not on {cluster!r}"
+                "error.html",
+                request,
+                400,
+                title="Bad request",
+                message=f"source {source.source!r} is not on {cluster!r}",
             )
-        rows = self.backend.snapshot().of_source(project.name, source.name)
+        rows = self.backend.snapshot().of_source(project.name, source.source)
         return self.page(
             "confirm.html",
             request,
@@ -266,14 +272,18 @@ class Dashboard:
         if isinstance(chosen, str):
             return self.page("error.html", request, 400, title="Bad request", message=chosen)
         action, cluster = chosen
-        if cluster is not None and cluster not in {t.cluster for t in source.targets}:
+        if cluster is not None and cluster not in {t.cluster for t in source.kustomizations}:
             return self.page(
-                "error.html", request, 400, title="Bad request", message=f"source {source.name!r} is not on {cluster!r}"
+                "error.html",
+                request,
+                400,
+                title="Bad request",
+                message=f"source {source.source!r} is not on {cluster!r}",
             )
         reason = await run_in_threadpool(self.backend.read_only_reason)
         if reason is not None:
             return self.page("error.html", request, 403, title="Read-only", message=reason)
-        outcome = await run_in_threadpool(self.backend.act, action, project.name, source.name, cluster)
+        outcome = await run_in_threadpool(self.backend.act, action, project.name, source.source, cluster)
         key = secrets.token_urlsafe(8)
         self.outcomes[key] = outcome
         while len(self.outcomes) > 100:
