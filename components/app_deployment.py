@@ -422,7 +422,9 @@ def defaults_name(target: Target, app: str) -> str:
     return f"{target.kustomization_name(app)}-defaults"
 
 
-def _base_spec(path: str, target: Target, variables: Mapping[str, str], flux_namespace: str) -> dict[str, Any]:
+def _base_spec(
+    path: str, target: Target, variables: Mapping[str, str], flux_namespace: pulumi.Input[str]
+) -> dict[str, Any]:
     spec = management_kustomization(
         path,
         flux_namespace,
@@ -439,7 +441,11 @@ def _base_spec(path: str, target: Target, variables: Mapping[str, str], flux_nam
 
 
 def defaults_spec(
-    plan_: AppPlan, target: Target, variables: Mapping[str, str], flux_namespace: str, path_prefix: str = ""
+    plan_: AppPlan,
+    target: Target,
+    variables: Mapping[str, str],
+    flux_namespace: pulumi.Input[str],
+    path_prefix: str = "",
 ) -> dict[str, Any]:
     """The Kustomization of a version's separate ``defaults/`` on one cluster (pure)."""
     path = repository_path(path_prefix, plan_.path, app_versions.DEFAULTS)
@@ -452,7 +458,11 @@ def defaults_spec(
 
 
 def kustomization_spec(
-    plan_: AppPlan, target: Target, variables: Mapping[str, str], flux_namespace: str, path_prefix: str = ""
+    plan_: AppPlan,
+    target: Target,
+    variables: Mapping[str, str],
+    flux_namespace: pulumi.Input[str],
+    path_prefix: str = "",
 ) -> dict[str, Any]:
     """The Flux Kustomization spec of one app on one cluster (pure)."""
     path = repository_path(path_prefix, plan_.path)
@@ -506,7 +516,6 @@ class AppDeploymentArgs:
     """The flux namespace (where host-cluster Kustomizations live); an Output ties them to it."""
     variables: Mapping[str, str]
     """Catalog variables shared by every app (``catalog.variables``); ``releaseNamespace`` is set per target."""
-    flux_namespace_name: str = "kommander-flux"
     path_prefix: str = ""
     kubeconfig_secrets: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
     """Attached cluster -> its kubeconfig Secret's name as an Output (orders remote targets after the Secret)."""
@@ -549,7 +558,7 @@ class AppDeployment(Component):
                     )
                 )
             variables = {**args.variables, "releaseNamespace": target.release_namespace}
-            spec = kustomization_spec(args.plan, target, variables, args.flux_namespace_name, args.path_prefix)
+            spec = kustomization_spec(args.plan, target, variables, args.flux_namespace, args.path_prefix)
             namespace: pulumi.Input[str] = args.flux_namespace
             if target.remote:
                 # data dependencies on the tenancy's Namespace and kubeconfig Secret (never on all of it)
@@ -559,7 +568,7 @@ class AppDeployment(Component):
                 else:
                     namespace = target.namespace
             if args.plan.defaults:
-                defaults = defaults_spec(args.plan, target, variables, args.flux_namespace_name, args.path_prefix)
+                defaults = defaults_spec(args.plan, target, variables, args.flux_namespace, args.path_prefix)
                 if target.remote and args.namespaces:
                     defaults["kubeConfig"]["secretRef"]["name"] = args.kubeconfig_secrets[target.cluster]
                 deps.append(

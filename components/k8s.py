@@ -29,7 +29,7 @@ def repository_path(path_prefix: str, *parts: str) -> str:
 
 
 def management_kustomization(
-    path: str, flux_namespace: str, *, timeout: str, prune: bool = True, **fields: Any
+    path: str, flux_namespace: pulumi.Input[str], *, timeout: str, prune: bool = True, **fields: Any
 ) -> dict[str, Any]:
     """The spec of a Flux Kustomization applying ``path`` (:func:`repository_path`) of the management repository,
     reconciled every 10 minutes and retried every minute; ``fields`` add or override the rest (pure)."""

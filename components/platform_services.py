@@ -110,11 +110,10 @@ class ChartMuseum(_CatalogRelease):
         self.register_outputs({})
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class GatekeeperArgs(PlatformServiceArgs):
-    flux_namespace: pulumi.Input[str] = "kommander-flux"
+    flux_namespace: pulumi.Input[str]
     """Where the bootstrap Kustomizations live (next to the ``management`` GitRepository)."""
-    flux_namespace_name: str = "kommander-flux"
     excluded_namespaces: tuple[str, ...] = field(default_factory=tuple)
     """Platform-owned namespaces the constraint does not apply to (platform, workspaces, kube-system)."""
     path_prefix: str = ""
@@ -131,7 +130,7 @@ def bootstrap_spec(part: str, args: GatekeeperArgs) -> dict[str, Any]:
     """The Flux Kustomization spec applying ``bootstrap/gatekeeper/<part>`` (pure)."""
     spec = management_kustomization(
         repository_path(args.path_prefix, BOOTSTRAP, part),
-        args.flux_namespace_name,
+        args.flux_namespace,
         timeout="5m",
         deletionPolicy=WAIT_FOR_TERMINATION,
         wait=True,
@@ -139,7 +138,7 @@ def bootstrap_spec(part: str, args: GatekeeperArgs) -> dict[str, Any]:
     # `wait` health-checks what the Kustomization applies (Flux ignores `healthChecks` with it);
     # Gatekeeper's HelmRelease is Ready before either Kustomization exists (Pulumi waits for it).
     if part == "constraints":
-        spec["dependsOn"] = [{"name": TEMPLATES, "namespace": args.flux_namespace_name}]
+        spec["dependsOn"] = [{"name": TEMPLATES, "namespace": args.flux_namespace}]
         spec["postBuild"] = {"substitute": {"platformNamespaces": json.dumps(list(args.excluded_namespaces))}}
     return spec
 

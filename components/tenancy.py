@@ -100,8 +100,6 @@ class WorkspaceArgs:
     flux_namespace: pulumi.Input[str]
     kubeconfigs: Sequence[ClusterKubeconfig] = ()
     """The kubeconfigs of the workspace's remote clusters (readable by Flux only)."""
-    flux_namespace_name: str = "kommander-flux"
-    """Where the ``management`` GitRepository lives (the namespace Kustomizations' source)."""
     path_prefix: str = ""
     """``gitea.pathPrefix``: where the management repository's content starts."""
     flux: pulumi.Resource | None = None
@@ -116,7 +114,7 @@ def namespace_kustomization_spec(args: WorkspaceArgs, kc: ClusterKubeconfig) -> 
     cluster this stack does not own)."""
     return management_kustomization(
         repository_path(args.path_prefix, NAMESPACE_BOOTSTRAP),
-        args.flux_namespace_name,
+        args.flux_namespace,
         timeout="2m",
         prune=False,
         kubeConfig={"secretRef": {"name": kc.secret_name, "key": KUBECONFIG_KEY}},
@@ -361,8 +359,6 @@ class TenancyArgs:
     """What installs the Flux CRDs: only the GitOps sources (Flux custom resources) wait for it."""
     layout: TenancyPlan | None = None
     """The plan of ``workspaces`` and ``projects`` when the caller has it (planned here otherwise)."""
-    flux_namespace_name: str = "kommander-flux"
-    """The flux namespace's name (where the ``management`` GitRepository is)."""
     path_prefix: str = ""
     """``gitea.pathPrefix`` of the management repository."""
 
@@ -427,7 +423,6 @@ class Tenancy(Component):
                 dict(ws.labels),
                 args.flux_namespace,
                 kubeconfigs,
-                flux_namespace_name=args.flux_namespace_name,
                 path_prefix=args.path_prefix,
                 flux=args.flux,
             ),

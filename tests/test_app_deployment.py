@@ -139,7 +139,7 @@ def _component(raw: dict[str, Any], app: str):
     (found,) = [p for p in plan(cfg, APPS) if p.app == app]
 
     def fn() -> None:
-        AppDeployment("app", AppDeploymentArgs(found, "kommander-flux", app_variables(cfg), "kommander-flux", "pre"))
+        AppDeployment("app", AppDeploymentArgs(found, "kommander-flux", app_variables(cfg), "pre"))
 
     return fn
 

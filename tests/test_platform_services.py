@@ -39,6 +39,7 @@ VARIABLES = cat.variables(
 GATEKEEPER_ARGS = GatekeeperArgs(
     "kommander",
     release_objects("gatekeeper", "3.20.1", VARIABLES),
+    flux_namespace="kommander-flux",
     excluded_namespaces=("kommander", "kommander-flux", "ws-a"),
     path_prefix="platform",
 )
@@ -158,6 +159,7 @@ def test_constraint_matches_template_and_gatekeeper_shape() -> None:
         GatekeeperArgs(
             "kommander",
             release_objects("gatekeeper", "3.20.1", VARIABLES),
+            flux_namespace="kommander-flux",
             excluded_namespaces=excluded_namespaces(cfg, plan(cfg.workspaces, cfg.projects)),
         ),
     )["postBuild"]["substitute"]
