@@ -32,7 +32,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import pulumi
@@ -170,11 +169,6 @@ def _core_values(app: str, cfg: config.StackConfig) -> dict[str, Any]:
     if app == "gitea":
         return gitea_values(cfg.gitea, cfg.namespaces.kommander, cfg.protect)
     return {}
-
-
-def catalog_root(cfg: config.StackConfig) -> Path:
-    """The catalog the stack deploys from: ``applicationsPath`` or the one this project ships."""
-    return cfg.applicationsPath or cat.DEFAULT_ROOT
 
 
 def app_variables(cfg: config.StackConfig) -> dict[str, str]:
