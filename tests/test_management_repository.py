@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -12,6 +13,18 @@ import pulumi
 import pyrage
 import pytest
 import yaml
+from fakekube import FakeKube
+from publisher_world import (
+    FORWARD,
+    IN_CLUSTER_REPO,
+    content_spec,
+    forwarded,
+    git,
+    gitea_api_server,
+    new_age,
+    props,
+    write_catalog,
+)
 from pydantic import SecretStr
 from stacks import STACKS, stack_graph
 
@@ -22,12 +35,7 @@ from components.management_repository import (
     ManagementRepository,
     ManagementRepositoryArgs,
     RepositoryProvider,
-    provider_inputs,
 )
-
-
-def git(repo: Path, *args: str) -> str:
-    return subprocess.run(["git", "-C", str(repo), *args], capture_output=True, text=True, check=True).stdout
 
 
 def commits(bare: Path) -> int:
@@ -36,39 +44,12 @@ def commits(bare: Path) -> int:
 
 @pytest.fixture
 def catalog(tmp_path: Path) -> Path:
-    root = tmp_path / "checkout"
-    for rel, text in {
-        "services/podinfo/6.5.0/kustomization.yaml": "resources: [release.yaml]\n",
-        "services/podinfo/6.5.0/release.yaml": "kind: HelmRelease\n",
-        "services/podinfo/metadata.yaml": "displayName: podinfo\n",
-        "common/helm-repositories/podinfo.yaml": "kind: HelmRepository\n",
-    }.items():
-        (root / rel).parent.mkdir(parents=True, exist_ok=True)
-        (root / rel).write_text(text)
-    return root
+    return write_catalog(tmp_path / "checkout")
 
 
 @pytest.fixture
 def age() -> tuple[str, str]:
-    identity = pyrage.x25519.Identity.generate()
-    return str(identity), str(identity.to_public())
-
-
-def props(server: Any, catalog: Path, age: tuple[str, str], **over: Any) -> dict[str, Any]:
-    spec = content_spec(catalog)
-    base = provider_inputs(
-        config.Gitea(),
-        spec,
-        repository_content.content_digest(repository_content.collect(spec)),
-        url=server.create() if "url" not in over else over.pop("url"),
-        username=server.username,
-        password=server.password,
-        recipient=age[1],
-        age_identity=age[0],
-        cluster_name="mgmt",
-        kommander_namespace="kommander",
-    )
-    return {**base, **over}
+    return new_age()
 
 
 def all_blobs(bare: Path) -> list[bytes]:
@@ -188,11 +169,6 @@ def test_content_changed_since_preview_is_an_error(git_server, catalog, age) -> 
 # --------------------------------------------------------------------------- the component (mocks)
 
 
-def content_spec(applications_path: Path | None = None, prefix: str = "") -> repository_content.ContentSpec:
-    root = applications_path or cat.DEFAULT_ROOT
-    return repository_content.ContentSpec(str(root), cat.load(root).layout, path_prefix=prefix, cluster_name="mgmt")
-
-
 def _component(applications_path: Path | None = None, prefix: str = "") -> ManagementRepository:
     spec = content_spec(applications_path, prefix)
     return ManagementRepository(
@@ -255,31 +231,14 @@ def test_a_missing_applications_path_is_a_config_error(tmp_path) -> None:
 
 
 @pytest.fixture
-def kube(git_server):
-    from fakekube import gitea_cluster
-
-    host, port = git_server.base_url.removeprefix("http://").split(":")
-    fake = gitea_cluster((host, int(port)))
-    try:
+def kube(git_server: Any) -> Iterator[FakeKube]:
+    with gitea_api_server(git_server) as fake:
         yield fake
-    finally:
-        fake.stop()
-
-
-IN_CLUSTER_REPO = "http://gitea-http.kommander.svc.cluster.local:3000/kommander-admin/kommander.git"
-FORWARD = {"namespace": "kommander", "name": "gitea-http", "port": 3000}
-
-
-def forwarded(git_server, catalog, age, kube, **over: Any) -> dict[str, Any]:
-    """Inputs as the stack passes them without gitea.externalUrl: the in-cluster URL, the Service, the cluster."""
-    git_server.create()
-    base = props(git_server, catalog, age, url=IN_CLUSTER_REPO)
-    return {**base, "forward": FORWARD, "kubernetes": {"kubeconfig": kube.kubeconfig(), "context": ""}, **over}
 
 
 def test_create_and_update_push_through_a_port_forward(git_server, catalog, age, kube) -> None:
     provider = RepositoryProvider()
-    p = forwarded(git_server, catalog, age, kube)
+    p = forwarded(git_server, catalog, kube, age)
     created = provider.create(p)
     assert created.outs["committed"] is True and commits(git_server.bare()) == 1
     assert created.id == f"{IN_CLUSTER_REPO}#main"
@@ -307,7 +266,7 @@ def test_a_port_forward_that_fails_is_named_with_its_cause(git_server, catalog, 
     from components.portforward import PortForwardError
 
     provider = RepositoryProvider()
-    p = forwarded(git_server, catalog, age, kube)
+    p = forwarded(git_server, catalog, kube, age)
     kube.pods.clear()
     with pytest.raises(PortForwardError) as err:
         provider.create(p)

@@ -6,53 +6,23 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import pyrage
 import pytest
+from fakekube import FakeKube
+from publisher_world import forwarded, git, gitea_api_server, props, write_catalog
 from pulumi.dynamic import ConfigureRequest
 from pulumi.dynamic.config import Config
 
-from components import catalog as cat
-from components import config, gitrepo, repository_content
-from components.management_repository import SECRET_KEYS, RepositoryProvider, provider_inputs
-
-
-def git(repo: Path, *args: str) -> str:
-    return subprocess.run(["git", "-C", str(repo), *args], capture_output=True, text=True, check=True).stdout
+from components import gitrepo
+from components.management_repository import SECRET_KEYS, RepositoryProvider
 
 
 @pytest.fixture
 def catalog(tmp_path: Path) -> Path:
-    root = tmp_path / "checkout"
-    for rel, text in {
-        "services/podinfo/6.5.0/kustomization.yaml": "resources: [release.yaml]\n",
-        "services/podinfo/6.5.0/release.yaml": "kind: HelmRelease\n",
-        "services/podinfo/metadata.yaml": "displayName: podinfo\n",
-    }.items():
-        (root / rel).parent.mkdir(parents=True, exist_ok=True)
-        (root / rel).write_text(text)
-    return root
-
-
-def props(server: Any, catalog: Path, prefix: str = "", url: str | None = None) -> dict[str, Any]:
-    identity = pyrage.x25519.Identity.generate()
-    spec = repository_content.ContentSpec(
-        str(catalog), cat.load(catalog).layout, path_prefix=prefix, cluster_name="mgmt"
-    )
-    return provider_inputs(
-        config.Gitea(pathPrefix=prefix),
-        spec,
-        repository_content.content_digest(repository_content.collect(spec)),
-        url=url or server.create(),
-        username=server.username,
-        password=server.password,
-        recipient=str(identity.to_public()),
-        age_identity=str(identity),
-        cluster_name="mgmt",
-        kommander_namespace="kommander",
-    )
+    return write_catalog(tmp_path / "checkout")
 
 
 def refreshed(provider: RepositoryProvider, id_: str, outs: dict[str, Any], news: dict[str, Any]) -> bool:
@@ -140,19 +110,9 @@ def test_refresh_of_an_unreachable_or_redirecting_server_fails_cleanly(git_serve
 
 
 @pytest.fixture
-def kube(git_server):
-    from fakekube import gitea_cluster
-
-    host, port = git_server.base_url.removeprefix("http://").split(":")
-    fake = gitea_cluster((host, int(port)))
-    try:
+def kube(git_server: Any) -> Iterator[FakeKube]:
+    with gitea_api_server(git_server) as fake:
         yield fake
-    finally:
-        fake.stop()
-
-
-IN_CLUSTER_REPO = "http://gitea-http.kommander.svc.cluster.local:3000/kommander-admin/kommander.git"
-FORWARD = {"namespace": "kommander", "name": "gitea-http", "port": 3000}
 
 
 def test_refresh_reaches_gitea_through_the_port_forward_with_the_stacks_kubernetes_config(
@@ -160,9 +120,7 @@ def test_refresh_reaches_gitea_through_the_port_forward_with_the_stacks_kubernet
 ) -> None:
     """``read`` gets the outputs only (no cluster credentials there): it uses the stack's ``kubernetes:`` config,
     which the engine passes to the provider (``configure``), for the same port-forward as ``create``."""
-    git_server.create()
-    target = {"kubeconfig": kube.kubeconfig(), "context": ""}
-    p = {**props(git_server, catalog, url=IN_CLUSTER_REPO), "forward": FORWARD, "kubernetes": target}
+    p = forwarded(git_server, catalog, kube)
     provider = RepositoryProvider()
     provider.configure(ConfigureRequest(Config({"kubernetes:kubeconfig": kube.kubeconfig()}, "kommander")))
     created = provider.create(p)
