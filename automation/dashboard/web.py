@@ -220,11 +220,14 @@ class Dashboard:
             return self.missing(request, f"project {name!r} has no source {request.path_params['source']!r}")
         return project, source
 
-    def _action(self, request: Request, values: Mapping[str, Any]) -> tuple[Action, str | None] | str:
+    def _action(self, values: Mapping[str, Any], source: ops.Source) -> tuple[Action, str | None] | str:
+        """The action and the cluster (None: every cluster) asked for, or why they are a bad request."""
         action = str(values.get("action", ""))
         if action not in ACTIONS:
             return f"unknown action {action!r}: one of {', '.join(ACTIONS)}"
         cluster = str(values.get("cluster", "")) or None
+        if cluster is not None and cluster not in {t.cluster for t in source.kustomizations}:
+            return f"source {source.source!r} is not on {cluster!r}"
         return action, cluster
 
     def confirm(self, request: Request) -> HTMLResponse:
@@ -232,18 +235,10 @@ class Dashboard:
         if isinstance(found, HTMLResponse):
             return found
         project, source = found
-        chosen = self._action(request, request.query_params)
+        chosen = self._action(request.query_params, source)
         if isinstance(chosen, str):
             return self.page("error.html", request, 400, title="Bad request", message=chosen)
         action, cluster = chosen
-        if cluster is not None and cluster not in {t.cluster for t in source.kustomizations}:
-            return self.page(
-                "error.html",
-                request,
-                400,
-                title="Bad request",
-                message=f"source {source.source!r} is not on {cluster!r}",
-            )
         rows = self.backend.snapshot().of_source(project.name, source.source)
         return self.page(
             "confirm.html",
@@ -268,18 +263,10 @@ class Dashboard:
             refused = "the form's CSRF token is missing or stale: reload the page and try again"
         if refused is not None:
             return self.page("error.html", request, 403, title="Refused", message=refused)
-        chosen = self._action(request, {"action": request.path_params["action"], "cluster": form.get("cluster", "")})
+        chosen = self._action({"action": request.path_params["action"], "cluster": form.get("cluster", "")}, source)
         if isinstance(chosen, str):
             return self.page("error.html", request, 400, title="Bad request", message=chosen)
         action, cluster = chosen
-        if cluster is not None and cluster not in {t.cluster for t in source.kustomizations}:
-            return self.page(
-                "error.html",
-                request,
-                400,
-                title="Bad request",
-                message=f"source {source.source!r} is not on {cluster!r}",
-            )
         reason = await run_in_threadpool(self.backend.read_only_reason)
         if reason is not None:
             return self.page("error.html", request, 403, title="Read-only", message=reason)
