@@ -11,7 +11,7 @@ the same errors offline. ``ManagementCluster`` only registers what the plan says
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -19,10 +19,14 @@ from typing import Any
 from components import (
     app_deployment,
     catalogs,
+    cert_manager,
     flux_configuration,
+    gitea,
     helm_repositories,
+    ingress,
     platform_services,
     repository_content,
+    sops_age,
     tenancy_plan,
 )
 from components import catalog as cat
@@ -55,6 +59,9 @@ class StackPlan:
     """The namespaces Gatekeeper's service-account constraint skips."""
     catalog_placements: dict[str, tuple[catalogs.CatalogTarget, ...]]
     """``kommander:catalogs`` name -> the workspace and project namespaces its copies go to."""
+    objects: tuple[tenancy_plan.PlannedObject, ...]
+    """Every Kubernetes object the stack applies itself on the management cluster (not what Flux or Helm apply
+    from it), with the config key that makes it: two with one kind, namespace and name are a config error."""
 
     def root_of(self, app: str) -> Path:
         """The catalog root an app's files are read from (this project's, or the user's)."""
@@ -94,43 +101,78 @@ def _catalog(cfg: StackConfig) -> tuple[cat.Catalog, dict[str, cat.CatalogApp], 
     return user, {**user.apps, **platform}, True
 
 
-def _objects(
+PLATFORM = "the platform"
+
+
+def _platform_objects(
     cfg: StackConfig,
-    tenancy: tenancy_plan.TenancyPlan,
-    plans: list[app_deployment.AppPlan],
-    placed: dict[str, tuple[catalogs.CatalogTarget, ...]],
-) -> Iterator[tuple[str, str, str, str]]:
-    """(kind, namespace, name, key) of every object two parts of the stack could both name."""
-    flux = cfg.namespaces.flux
-    yield ("GitRepository", flux, app_deployment.MANAGEMENT_SOURCE, "the platform")
-    for name in (flux_configuration.KUSTOMIZATION, platform_services.TEMPLATES, platform_services.CONSTRAINTS):
-        yield ("Kustomization", flux, name, "the platform")
-    for obj in tenancy.objects():
-        yield (obj.kind, obj.namespace, obj.name, obj.key)
+    helm_repositories: dict[str, dict[str, object]],
+    releases: dict[str, tuple[dict[str, Any], dict[str, Any]]],
+) -> Iterator[tenancy_plan.PlannedObject]:
+    """The platform's own objects: namespaces, cert-manager's, Gitea's, the repository's, Flux's configuration."""
+    obj = tenancy_plan.PlannedObject
+    ns = cfg.namespaces
+    for field, name in (("kommander", ns.kommander), ("flux", ns.flux), ("certManager", ns.certManager)):
+        yield obj("Namespace", "", name, f"kommander:namespaces.{field}")
+    yield obj("ClusterIssuer", "", cert_manager.SELF_SIGNED_ISSUER, PLATFORM)
+    yield obj("ClusterIssuer", "", cert_manager.CA_NAME, PLATFORM)
+    yield obj("Certificate", ns.certManager, cert_manager.CA_NAME, PLATFORM)
+    if cfg.ingress.enabled and cfg.ingress.certificate != "secret":
+        yield obj("Certificate", ns.kommander, ingress.CERTIFICATE, "kommander:ingress")
+        if cfg.ingress.certificate == "acme":
+            yield obj("ClusterIssuer", "", ingress.ACME_ISSUER, "kommander:ingress.acme")
+    for kind, name in (("Secret", gitea.ADMIN_SECRET), ("ConfigMap", gitea.REMOVED_DEFAULTS)):
+        yield obj(kind, ns.kommander, name, "kommander:gitea")
+    yield obj("HelmRelease", ns.kommander, gitea.RELEASE, "kommander:gitea")
+    yield obj("Secret", ns.flux, sops_age.SECRET_NAME, PLATFORM)
+    yield obj("ConfigMap", ns.flux, flux_configuration.VARS, PLATFORM)
+    yield obj("Secret", ns.flux, flux_configuration.CREDENTIALS, PLATFORM)
+    yield obj("GitRepository", ns.flux, flux_configuration.REPOSITORY, PLATFORM)
+    yield obj("Kustomization", ns.flux, flux_configuration.KUSTOMIZATION, PLATFORM)
+    for name in helm_repositories:
+        yield obj("HelmRepository", ns.flux, name, "kommander:helmMirrorUrl")
+    for app, (defaults, release) in releases.items():
+        key = f"kommander:versions.{app_deployment.CORE_VERSIONS[app]}"
+        yield obj("ConfigMap", ns.kommander, defaults["metadata"]["name"], key)
+        yield obj("HelmRelease", ns.kommander, release["metadata"]["name"], key)
+    for name in (platform_services.TEMPLATES, platform_services.CONSTRAINTS):
+        yield obj("Kustomization", ns.flux, name, "kommander:versions.gatekeeper")
+
+
+def _app_objects(plans: list[app_deployment.AppPlan]) -> Iterator[tenancy_plan.PlannedObject]:
+    """Each app's Kustomizations (one per cluster, and its defaults') and its overrides on host-cluster."""
+    obj = tenancy_plan.PlannedObject
     for p in plans:
+        key = f"kommander:apps.{p.app}"
         for t in p.targets:
-            yield ("Kustomization", t.namespace, t.kustomization_name(p.app), f"kommander:apps.{p.app}")
+            yield obj("Kustomization", t.namespace, t.kustomization_name(p.app), key)
             if p.defaults:
-                yield ("Kustomization", t.namespace, app_deployment.defaults_name(t, p.app), f"kommander:apps.{p.app}")
+                yield obj("Kustomization", t.namespace, app_deployment.defaults_name(t, p.app), key)
+            if t.values and not t.remote:
+                kind = "Secret" if p.secret_values else "ConfigMap"
+                yield obj(kind, t.release_namespace, cat.overrides_name(p.app), key)
+
+
+def _catalog_objects(
+    cfg: StackConfig, placed: dict[str, tuple[catalogs.CatalogTarget, ...]]
+) -> Iterator[tenancy_plan.PlannedObject]:
+    """Each catalog's GitRepository in the kommander namespace and its copies."""
     for i, catalog in enumerate(cfg.catalogs):
         key = f"kommander:catalogs[{i}]"
-        yield ("GitRepository", cfg.namespaces.kommander, catalog.name, key)
+        yield tenancy_plan.PlannedObject("GitRepository", cfg.namespaces.kommander, catalog.name, key)
         for target in placed[catalog.name]:
-            yield ("GitRepository", target.namespace, catalog.name, key)
+            yield tenancy_plan.PlannedObject("GitRepository", target.namespace, catalog.name, key)
 
 
-def _no_collisions(
-    cfg: StackConfig,
-    tenancy: tenancy_plan.TenancyPlan,
-    plans: list[app_deployment.AppPlan],
-    placed: dict[str, tuple[catalogs.CatalogTarget, ...]],
-) -> None:
+def _no_collisions(objects: Iterable[tenancy_plan.PlannedObject]) -> None:
     """Two parts of the stack naming one object (same kind, namespace and name) is a config error naming both."""
     seen: dict[tuple[str, str, str], str] = {}
-    for kind, namespace, name, key in _objects(cfg, tenancy, plans, placed):
+    for kind, namespace, name, key in objects:
         other = seen.setdefault((kind, namespace, name), key)
         if other != key:
-            raise ConfigError(f"{key}: {kind} {namespace}/{name} is also made by {other}; rename one of them")
+            raise ConfigError(
+                f"{key}: {kind} {namespace or '(cluster)'}/{name} is also made by {other}; rename one of them"
+            )
 
 
 def _platform_services(
@@ -162,7 +204,6 @@ def build(cfg: StackConfig) -> StackPlan:
     variables = flux_configuration.substitution_variables(cfg)
     plans = app_deployment.plan(cfg, apps, tenancy, stack_variables=variables)
     placed = catalogs.placements(cfg.catalogs, catalogs.catalog_targets(tenancy))
-    _no_collisions(cfg, tenancy, plans, placed)
     platform = tuple(
         (p.app, p.version) for p in plans if p.core and apps[p.app].path.startswith(repository_content.PLATFORM_DIR)
     )
@@ -186,6 +227,13 @@ def build(cfg: StackConfig) -> StackPlan:
     except cat.CatalogError as exc:
         where = APPLICATIONS_PATH if users else "the bundled application catalog"
         raise ConfigError(f"{where}: {exc}") from None
+    objects = (
+        *_platform_objects(cfg, repositories, releases),
+        *tenancy.objects(),
+        *_app_objects(plans),
+        *_catalog_objects(cfg, placed),
+    )
+    _no_collisions(objects)
     return StackPlan(
         cfg,
         tenancy,
@@ -200,4 +248,5 @@ def build(cfg: StackConfig) -> StackPlan:
         releases,
         platform_services.excluded_namespaces(cfg, tenancy),
         placed,
+        objects,
     )
