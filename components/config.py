@@ -262,6 +262,15 @@ class Namespaces(_Model):
     certManager: DnsLabel = "cert-manager"
     labels: Labels = Field(default_factory=dict)
 
+    @field_validator("kommander", "flux", "certManager")
+    @classmethod
+    def _not_kubernetes(cls, value: str) -> str:
+        # the stack creates these namespaces and deletes them on destroy: never one of Kubernetes' own
+        why = reserved_namespace(value)
+        if why:
+            raise ValueError(f"{value!r} is {why}; the platform creates and deletes its namespaces")
+        return value
+
     @model_validator(mode="after")
     def _distinct(self) -> Namespaces:
         names = [self.kommander, self.flux, self.certManager]
@@ -607,6 +616,13 @@ def _cross_checks(cfg: StackConfig) -> None:
     for i, p in enumerate(cfg.projects):
         _unique(p.sources, f"projects[{i}].sources")
     workspaces = {w.name for w in cfg.workspaces} | {"default"}
+    from components.tenancy_plan import DEFAULT_WORKSPACE_NAMESPACE  # it imports this module
+
+    for field in ("kommander", "flux", "certManager"):
+        if getattr(cfg.namespaces, field) == DEFAULT_WORKSPACE_NAMESPACE:
+            raise ConfigError(
+                f"kommander:namespaces.{field}: {DEFAULT_WORKSPACE_NAMESPACE!r} is the default workspace's namespace"
+            )
     platform = platform_namespaces(cfg)
     for i, w in enumerate(cfg.workspaces):
         if w.name in platform:

@@ -61,6 +61,23 @@ def test_configured_platform_namespaces_are_taken_too() -> None:
     assert error(raw) == "kommander:workspaces[0].name: 'gitops' is a platform namespace"
 
 
+@pytest.mark.parametrize("field", ["kommander", "flux", "certManager"])
+@pytest.mark.parametrize("ns", RESERVED)
+def test_a_platform_namespace_may_not_be_kubernetes_own(field: str, ns: str) -> None:
+    """The stack creates its namespaces and deletes them on destroy: never kube-system or default."""
+    assert error({"namespaces": {field: ns}}) == (
+        f"kommander:namespaces.{field}: {ns!r} is a namespace reserved for Kubernetes; "
+        "the platform creates and deletes its namespaces"
+    )
+
+
+@pytest.mark.parametrize("field", ["kommander", "flux", "certManager"])
+def test_a_platform_namespace_may_not_be_the_default_workspaces(field: str) -> None:
+    assert error({"namespaces": {field: "kommander-default-workspace"}}) == (
+        f"kommander:namespaces.{field}: 'kommander-default-workspace' is the default workspace's namespace"
+    )
+
+
 def test_the_default_workspace_and_kube_lookalikes_stay_valid() -> None:
     cfg = parse(
         {
