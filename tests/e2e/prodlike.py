@@ -20,6 +20,7 @@ CANARY = "e2e-canary-prodlike-51c7"
 
 
 def kubeconfig(cluster: str) -> str:
+    """The kubeconfig of an attached cluster at an unreachable address, its token carrying :data:`CANARY`."""
     return (
         "apiVersion: v1\nkind: Config\n"
         f"clusters: [{{name: {cluster}, cluster: {{server: 'https://{cluster}.example.invalid:6443'}}}}]\n"

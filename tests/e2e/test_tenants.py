@@ -9,23 +9,13 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import prodlike
 import pytest
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 from stack import ROOT, Env, Stack
 
 KUSTOMIZE = ("kustomize.toolkit.fluxcd.io", "v1", "kustomizations")
-CANARY = "e2e-canary-3b1d"
-
-
-def kubeconfig(cluster: str) -> str:
-    return (
-        "apiVersion: v1\nkind: Config\n"
-        f"clusters: [{{name: {cluster}, cluster: {{server: 'https://{cluster}.example.invalid:6443'}}}}]\n"
-        f"users: [{{name: admin, user: {{token: {CANARY}-{cluster}}}}}]\n"
-        f"contexts: [{{name: {cluster}, context: {{cluster: {cluster}, user: admin}}}}]\n"
-        f"current-context: {cluster}\n"
-    )
 
 
 def tenant_config(env: Env, **changes: Any) -> dict[str, Any]:
@@ -101,27 +91,17 @@ def tenants(env: Env) -> Iterator[Stack]:
     stack = env.stack("tenants")
     if not env.gitea.bare().exists():
         env.gitea.create("kommander-admin", "kommander")
-    stack.write_config(tenant_config(env))
+    cfg = tenant_config(env)
+    stack.write_config(cfg)
     stack.init()
-    for i, ws in enumerate(("edge", "lab")):
-        clusters = ("edge-1", "edge-2") if ws == "edge" else ("lab-1",)
-        for j, cluster in enumerate(clusters):
-            stack.set_secret(f"kommander:workspaces[{i}].clusters[{j}].kubeconfig", kubeconfig(cluster))
+    prodlike.set_kubeconfigs(stack, cfg)
     yield stack
     stack.ok("destroy", "--yes", "--json")
 
 
 def reconfigure(stack: Stack, env: Env, **changes: Any) -> None:
     """Change the config, keeping the encrypted kubeconfigs the stack file already holds."""
-    import yaml
-
-    path = stack.project / f"Pulumi.{stack.name}.yaml"
-    current = yaml.safe_load(path.read_text())["config"]
-    new = tenant_config(env, **changes)
-    for i, ws in enumerate(new["kommander:workspaces"]):
-        for j, cluster in enumerate(ws["clusters"]):
-            cluster["kubeconfig"] = current["kommander:workspaces"][i]["clusters"][j]["kubeconfig"]
-    stack.write_config(new)
+    prodlike.reconfigure(stack, tenant_config(env, **changes))
 
 
 def kustomizations(kube) -> dict[str, dict]:  # type: ignore[no-untyped-def]
