@@ -904,6 +904,25 @@ def _secret_leaves_are_secret(raw: Mapping[str, Any], secret: frozenset[ConfigPa
             )
 
 
+#: Settings that name what Flux reads (a branch, a folder): written in plain text into Flux objects' specs, so
+#: they cannot be kept secret, and setting one as a secret is an error rather than a leak.
+PLAIN_ONLY = {
+    ("gitea", "branch"): "the GitRepository Flux reads carries it",
+    ("gitea", "pathPrefix"): "every Kustomization path Flux reads carries it",
+}
+
+
+def _plain_only_settings_are_plain(raw: Mapping[str, Any], secret: frozenset[ConfigPath]) -> None:
+    for path, where in PLAIN_ONLY.items():
+        node: Any = raw
+        for part in path:
+            node = node.get(part) if isinstance(node, Mapping) else None
+        if node is not None and _under(path, secret):
+            raise ConfigError(
+                f"{PROJECT}:{format_path(path)}: set as a secret, but {where} in plain text; set it without --secret"
+            )
+
+
 def _secret_strings(raw: Mapping[str, Any], secret: frozenset[ConfigPath]) -> set[str]:
     """The string values set as secrets (never to be echoed in a message)."""
     return {v for path, v in _walk(raw, ()) if isinstance(v, str) and v and _under(path, secret)}
@@ -996,6 +1015,7 @@ def _parse(raw: Mapping[str, Any], secret: frozenset[ConfigPath], stack: str) ->
         cfg = StackConfig.model_validate(data)
     except ValidationError as exc:
         raise ConfigError(format_error(exc)) from None
+    _plain_only_settings_are_plain(raw, secret)
     _cross_checks(cfg)
     _values_size(cfg)
     from components import tenancy_plan  # it imports this module

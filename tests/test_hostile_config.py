@@ -338,6 +338,30 @@ def test_a_plaintext_invalid_value_is_still_shown() -> None:
     assert error({"clusterName": "Bad_Name"}, secret_keys=[]).startswith("kommander:clusterName: 'Bad_Name' is not")
 
 
+@pytest.mark.parametrize(
+    ("raw", "secret_keys", "message"),
+    [
+        (
+            {"gitea": {"branch": "prod"}},
+            ["gitea.branch"],
+            "kommander:gitea.branch: set as a secret, but the GitRepository Flux reads carries it in plain text; "
+            "set it without --secret",
+        ),
+        (
+            {"gitea": {"pathPrefix": "clusters/prod", "authorEmail": "ops@corp.example"}},
+            ["gitea"],
+            "kommander:gitea.pathPrefix: set as a secret, but every Kustomization path Flux reads carries it in "
+            "plain text; set it without --secret",
+        ),
+    ],
+)
+def test_a_branch_or_path_prefix_set_as_a_secret_is_refused_not_leaked(
+    raw: dict, secret_keys: list[str], message: str
+) -> None:
+    """Flux's objects name the branch and the folder in their specs: a secret there could not stay secret."""
+    assert error(raw, secret_keys=secret_keys) == message
+
+
 def test_config_knows_which_leaves_were_secret() -> None:
     cfg = parse({"gitea": {"authorEmail": "ops@corp.example", "authorName": "Ops"}}, secret_keys=["gitea.authorEmail"])
     assert cfg.gitea.is_secret("authorEmail") and not cfg.gitea.is_secret("authorName")
