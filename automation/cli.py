@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import sys
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
@@ -118,12 +119,20 @@ def has_drift(changes: Mapping[str, int]) -> bool:
 
 
 def failure_line(exc: auto.errors.CommandError, progress: Progress) -> str:
-    """One line for a failed engine run: the engine's first error diagnostic, else stderr's last line."""
+    """One line for a failed engine run: the engine's first error diagnostic, else the last ``error:`` the CLI
+    printed with its indented detail lines (a lock's holder), else stderr's last line."""
     if progress.errors:
         return " ".join(progress.errors[0].split())
-    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
-    errors = [line for line in lines if line.lower().startswith("error")]
-    return (errors or lines or ["the Pulumi CLI failed"])[-1]
+    raw = [re.sub(r"^\s*(stdout|stderr):\s?", "", line) for line in str(exc).splitlines()]
+    lines = [line for line in raw if line.strip()]
+    starts = [i for i, line in enumerate(lines) if line.lower().startswith("error")]
+    if not starts:
+        return (lines or ["the Pulumi CLI failed"])[-1].strip()
+    first = starts[-1]
+    end = first + 1
+    while end < len(lines) and lines[end].startswith((" ", "\t")):
+        end += 1
+    return " ".join(" ".join(lines[first:end]).split())
 
 
 class Run:

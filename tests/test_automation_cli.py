@@ -368,6 +368,26 @@ def test_failure_line_without_diagnostics_uses_stderr() -> None:
     assert cli.failure_line(exc, cli.Progress()) == "error: no stack named 'qa' found"
 
 
+#: What the file backend of pulumi v3.276.0 prints for a stack a killed or running update holds
+#: (pkg/backend/diy/lock.go), as the CLI's stderr.
+LOCKED = (
+    "error: the stack is currently locked by 1 lock(s). Either wait for the other process(es) to end or delete "
+    "the lock file with `pulumi cancel`.\n"
+    "  file:///work/p/.pulumi-state/.pulumi/locks/organization/kommander/dev/0b1c.json: created by ops@ci-7 "
+    "(pid 4242) at 2026-12-03T15:00:00Z\n"
+)
+
+
+def test_a_locked_stack_says_how_to_unlock_and_who_holds_it() -> None:
+    """The error is the first line of stderr (no warning before it): it is found, with the lock's holder."""
+    line = cli.failure_line(CommandError(CommandResult("", LOCKED, 255)), cli.Progress())
+    assert line == (
+        "error: the stack is currently locked by 1 lock(s). Either wait for the other process(es) to end or delete "
+        "the lock file with `pulumi cancel`. file:///work/p/.pulumi-state/.pulumi/locks/organization/kommander/dev/"
+        "0b1c.json: created by ops@ci-7 (pid 4242) at 2026-12-03T15:00:00Z"
+    )
+
+
 def test_refresh_and_outputs(run: Driver, stack: FakeStack) -> None:
     assert run("refresh", "--stack", "dev")[0] == cli.OK
     _, out = run("outputs", "--stack", "dev", "--json")
