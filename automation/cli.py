@@ -38,6 +38,10 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 COMMANDS = ("preview", "up", "destroy", "refresh", "status", "outputs")
 #: The only stack that may be destroyed without --yes.
 UNGUARDED_STACK = "dev"
+#: The engine writes the whole state after every resource step unless this is "true" (then once, at the end).
+#: A preview persists nothing (its steps are written to a discarding store), so it always runs with it: the
+#: per-step serialization of the growing state made a preview's engine time grow with the square of the stack.
+SKIP_CHECKPOINTS = "PULUMI_SKIP_CHECKPOINTS"
 
 
 class UsageError(Exception):
@@ -58,6 +62,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     engine = argparse.ArgumentParser(add_help=False)
     engine.add_argument("--parallel", type=int, help="resource operations run in parallel")
+    writes = argparse.ArgumentParser(add_help=False)
+    writes.add_argument(
+        "--skip-checkpoints",
+        action="store_true",
+        help="write the state once at the end, not after every step (faster on large stacks; a killed run "
+        "loses the record of what it did: README, An interrupted up)",
+    )
     policy = argparse.ArgumentParser(add_help=False)
     policy.add_argument(
         "--policy-pack", action="append", default=[], metavar="DIR", help="enforce a policy pack (e.g. policy)"
@@ -76,11 +87,11 @@ def build_parser() -> argparse.ArgumentParser:
     preview.add_argument(
         "--diff", action="store_true", help="each changing resource and its changed properties (old => new)"
     )
-    up = sub.add_parser("up", parents=[common, engine, policy], help="install or converge")
+    up = sub.add_parser("up", parents=[common, engine, writes, policy], help="install or converge")
     up.add_argument("--refresh", action="store_true", help="refresh state before the update")
-    destroy = sub.add_parser("destroy", parents=[common, engine], help="remove everything, in order")
+    destroy = sub.add_parser("destroy", parents=[common, engine, writes], help="remove everything, in order")
     destroy.add_argument("--yes", "-y", action="store_true", help=f"required for any stack but {UNGUARDED_STACK}")
-    sub.add_parser("refresh", parents=[common, engine], help="read the live state into the stack")
+    sub.add_parser("refresh", parents=[common, engine, writes], help="read the live state into the stack")
     operate.add_parsers(sub)
     outputs = sub.add_parser("outputs", parents=[common], help="the stack outputs")
     outputs.add_argument("--show-secrets", action="store_true", help="print secret outputs in plaintext")
@@ -184,9 +195,16 @@ class Run:
         configs = [str(Path(p).resolve()) for p in self.args.policy_pack_config]
         return {"policy_packs": packs or None, "policy_pack_configs": configs or None}
 
+    def skip_checkpoints(self, skip: bool) -> None:
+        """Run the engine with ``PULUMI_SKIP_CHECKPOINTS=true`` when ``skip`` (on the workspace's environment)."""
+        workspace = getattr(self.stack, "workspace", None)
+        if skip and workspace is not None:
+            workspace.env_vars = {**workspace.env_vars, SKIP_CHECKPOINTS: "true"}
+
     # -- commands
 
     def preview(self) -> int:
+        self.skip_checkpoints(True)  # nothing is persisted: the per-step state writes are pure cost
         with self.live(f"preview {self.args.stack}") as view:
             result = self.stack.preview(
                 on_event=view.on_event,
@@ -204,6 +222,7 @@ class Run:
         return OK
 
     def up(self) -> int:
+        self.skip_checkpoints(self.args.skip_checkpoints)
         with self.live(f"up {self.args.stack}") as view:
             result = self.stack.up(
                 on_event=view.on_event,
@@ -215,12 +234,14 @@ class Run:
         return OK
 
     def destroy(self) -> int:
+        self.skip_checkpoints(self.args.skip_checkpoints)
         with self.live(f"destroy {self.args.stack}") as view:
             result = self.stack.destroy(on_event=view.on_event, parallel=self.args.parallel)
         self.result(changes_of(result.summary.resource_changes), {})
         return OK
 
     def refresh(self) -> int:
+        self.skip_checkpoints(self.args.skip_checkpoints)
         with self.live(f"refresh {self.args.stack}") as view:
             result = self.stack.refresh(on_event=view.on_event, parallel=self.args.parallel)
         self.result(changes_of(result.summary.resource_changes), self.stack.outputs())
