@@ -74,14 +74,20 @@ class Run:
 class Variant:
     """One way of running the commands, measured side by side with the others: ``NAME[:SETTING,...]``, a setting
     being ``ENV=VALUE`` (the driver's environment, e.g. ``PULUMI_SKIP_CHECKPOINTS=true``), ``parallel=N`` (the
-    driver's ``--parallel``), ``writer=SECONDS`` (the status writer's poll interval) or ``profile=DIR`` (every
-    ``pulumi`` command run with ``--profiling DIR/<projects>/pulumi``: Go CPU profiles for ``go tool pprof``)."""
+    driver's ``--parallel``), ``arg=FLAG`` (one more argument to the first and the no-op ``up``, e.g.
+    ``arg=--skip-checkpoints``), ``commit=REV`` (the project at that commit instead of ``--commit``'s),
+    ``max=N`` (run this variant only at sizes up to ``N`` projects), ``writer=SECONDS`` (the status writer's poll
+    interval) or ``profile=DIR`` (every ``pulumi`` command run with ``--profiling DIR/<projects>/pulumi``: Go CPU
+    profiles for ``go tool pprof``)."""
 
     name: str
     env: dict[str, str] = field(default_factory=dict)
     parallel: int | None = None
     writer: float | None = None
     profile: Path | None = None
+    args: list[str] = field(default_factory=list)
+    commit: str | None = None
+    max_projects: int | None = None
     settings: list[str] = field(default_factory=list)
 
     @classmethod
@@ -96,6 +102,12 @@ class Variant:
                 variant.writer = float(value)
             elif key == "profile":
                 variant.profile = Path(value).resolve()
+            elif key == "arg":
+                variant.args.append(value)
+            elif key == "commit":
+                variant.commit = value
+            elif key == "max":
+                variant.max_projects = int(value)
             elif key and key.upper() == key:
                 variant.env[key] = value
             else:
@@ -306,7 +318,7 @@ def measure(
     if variant.profile:
         variant.env["PATH"] = f"{profiling_cli(env, variant.profile / str(projects))}{os.pathsep}{stack_path(env)}"
     name = f"bench{projects}-{re.sub(r'[^a-z0-9]', '', variant.name.lower())}"
-    stack = env.stack_at(name, commit)  # prodlike.create, on one commit for every size and variant
+    stack = env.stack_at(name, variant.commit or commit)  # prodlike.create, on one commit for every size and variant
     cfg = prodlike.config(env, name, projects=projects, sources=sources, clusters=clusters)
     stack.write_config(cfg)
     stack.init()
@@ -319,12 +331,12 @@ def measure(
         what = f"{projects} projects ({variant.name})"
         preview = check(timed(stack, "preview", "--json", *extra, env=variant.env), f"preview of {what}")
         figures.preview, figures.cpu["preview"] = preview.seconds, preview.cpu
-        up = check(timed(stack, "up", "--json", *extra, env=variant.env), f"first up of {what}")
+        up = check(timed(stack, "up", "--json", *extra, *variant.args, env=variant.env), f"first up of {what}")
         figures.first_up, figures.engine_peak, figures.tree_peak = up.seconds, up.engine_peak, up.tree_peak
         figures.cpu["first up"] = up.cpu
         figures.resources = up.json["changes"].get("create", 0)
         if not quick:
-            noop = check(timed(stack, "up", "--json", *extra, env=variant.env), f"no-op up of {what}")
+            noop = check(timed(stack, "up", "--json", *extra, *variant.args, env=variant.env), f"no-op up of {what}")
             if noop.json["changed"]:
                 figures.notes.append(f"the second up changed {noop.json['changes']}")
             figures.noop_up, figures.cpu["no-op up"] = noop.seconds, noop.cpu
@@ -335,7 +347,9 @@ def measure(
         figures.state_bytes = len(exported.encode())
         objects = desired_objects(state)
         figures.floor_objects = len(objects)
-        check(timed(stack, "destroy", "--yes", "--json", *extra, env=variant.env), f"destroy of {what}")
+        # cleanup, not a figure: the state written once (any driver version takes the variable)
+        destroy = ["destroy", "--yes", "--json", *extra]
+        check(timed(stack, *destroy, env={**variant.env, "PULUMI_SKIP_CHECKPOINTS": "true"}), f"destroy of {what}")
     finally:
         env.writer.interval = interval
     if not quick:
@@ -500,6 +514,14 @@ def main(argv: list[str] | None = None) -> int:
     commit = subprocess.run(
         ["git", "rev-parse", "--verify", f"{args.commit}^{{commit}}"], cwd=ROOT, capture_output=True, text=True
     ).stdout.strip() or parser.error(f"--commit {args.commit}: not a commit of the clone")
+    for variant in args.variant or []:
+        if variant.commit:
+            variant.commit = subprocess.run(
+                ["git", "rev-parse", "--verify", f"{variant.commit}^{{commit}}"],
+                cwd=ROOT,
+                capture_output=True,
+                text=True,
+            ).stdout.strip() or parser.error(f"variant {variant.name}: {variant.commit} is not a commit of the clone")
     rows: list[Figures] = []
     skipped: list[str] = []
     with tempfile.TemporaryDirectory(prefix="kommander-bench-") as tmp:
@@ -509,6 +531,8 @@ def main(argv: list[str] | None = None) -> int:
             variants = args.variant or [Variant("default", parallel=args.parallel)]
             for size in sorted(args.sizes):
                 for variant in variants:
+                    if variant.max_projects is not None and size > variant.max_projects:
+                        continue
                     elapsed = time.monotonic() - started
                     if rows:
                         last = rows[-1]
