@@ -128,6 +128,8 @@ class Figures:
     state_bytes: int = 0
     engine_peak: int = 0
     tree_peak: int = 0
+    state_types: dict[str, list[int]] = field(default_factory=dict)
+    """Resource type -> [resources, state bytes] (each resource's JSON in the exported state)."""
     cpu: dict[str, dict[str, float]] = field(default_factory=dict)
     """CPU seconds by process role (:attr:`Run.cpu`) of each command (``preview``, ``first up``, ``no-op up``)."""
     notes: list[str] = field(default_factory=list)
@@ -345,6 +347,10 @@ def measure(
         exported = stack.export()
         state = json.loads(exported)["deployment"]
         figures.state_bytes = len(exported.encode())
+        for r in state["resources"]:
+            kind = figures.state_types.setdefault(r["type"], [0, 0])
+            kind[0] += 1
+            kind[1] += len(json.dumps(r).encode())
         objects = desired_objects(state)
         figures.floor_objects = len(objects)
         # cleanup, not a figure: the state written once (any driver version takes the variable)
@@ -476,6 +482,18 @@ def table(rows: list[Figures], skipped: list[str], args: argparse.Namespace) -> 
             ]
     if any(f.cpu for f in rows):
         lines += ["", "CPU seconds by process (user + system, from `/proc`):", "", *cpu_table(rows)]
+    typed = [f for f in rows if f.state_types]
+    if typed:
+        last = max(typed, key=lambda f: f.resources)
+        top = sorted(last.state_types.items(), key=lambda kv: -kv[1][1])[:8]
+        lines += [
+            "",
+            f"State by resource type, {last.projects} projects ({last.variant}), the 8 largest:",
+            "",
+            "| type | resources | state bytes | bytes / resource |",
+            "|---|---|---|---|",
+            *(f"| `{t}` | {n} | {b} | {b // max(n, 1)} |" for t, (n, b) in top),
+        ]
     notes = [f"- {f.projects} projects ({f.variant}): {n}" for f in rows for n in f.notes]
     notes += [f"- not run: {s}" for s in skipped]
     if notes:
