@@ -204,6 +204,9 @@ class ProjectArgs:
     namespace: str
     labels: dict[str, str]
     service_account: str
+    identity_namespace: pulumi.Input[str] | None = None
+    """The workspace namespace when the project's sources reach attached clusters (see
+    :attr:`components.tenancy_plan.ProjectPlan.identity_namespace`): the account of that name is kept there too."""
 
 
 class Project(Component):
@@ -244,6 +247,14 @@ class Project(Component):
             subjects=[k8s.rbac.v1.SubjectArgs(kind="ServiceAccount", name=object_name(sa), namespace=self.namespace)],
             opts=self.child(),
         )
+        if args.identity_namespace is not None:
+            # what Flux impersonates on the attached clusters; it must exist here for Flux to prune there on delete
+            k8s.core.v1.ServiceAccount(
+                f"{name}-remote-identity",
+                metadata=meta(args.service_account, args.identity_namespace, labels),
+                automount_service_account_token=False,
+                opts=self.child(),
+            )
         self.register_outputs({"namespace": self.namespace})
 
 
@@ -439,7 +450,13 @@ class Tenancy(Component):
         """The project and its sources; returns the project namespace's name (an Output)."""
         project = Project(
             f"{name}-project-{proj.name}",
-            ProjectArgs(proj.name, proj.namespace, dict(proj.labels), proj.service_account),
+            ProjectArgs(
+                proj.name,
+                proj.namespace,
+                dict(proj.labels),
+                proj.service_account,
+                self.namespaces[proj.identity_namespace] if proj.identity_namespace is not None else None,
+            ),
             opts=self.child(),
         )
         # the sources' Flux objects wait for Flux (their CRDs) and for the whole project

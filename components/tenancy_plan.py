@@ -175,6 +175,11 @@ class ProjectPlan:
     service_account: str
     clusters: tuple[str, ...]
     sources: tuple[SourcePlan, ...]
+    identity_namespace: str | None = None
+    """The workspace namespace, when a source reaches an attached cluster: the Kustomizations there live in it
+    and impersonate ``system:serviceaccount:<it>:<service_account>``, and kustomize-controller prunes a deleted
+    one's objects only when that ServiceAccount exists there on the management cluster (it is kept there, with
+    no permissions)."""
 
 
 @dataclass(frozen=True)
@@ -202,6 +207,8 @@ class TenancyPlan:
             yield PlannedObject("Namespace", "", proj.namespace, proj.key)
             for kind in ("ServiceAccount", "Role", "RoleBinding"):
                 yield PlannedObject(kind, proj.namespace, proj.service_account, proj.key)
+            if proj.identity_namespace is not None:
+                yield PlannedObject("ServiceAccount", proj.identity_namespace, proj.service_account, proj.key)
             for j, sp in enumerate(proj.sources):
                 key = f"{proj.key}.sources[{j}]"
                 if sp.credentials_secret is not None:
@@ -234,6 +241,8 @@ class TenancyPlan:
             yield PlannedResource(f"{T_PROJECT}${T_NAMESPACE}", f"{name}-namespace", proj.key)
             for kind in (T_SERVICE_ACCOUNT, T_ROLE, T_ROLE_BINDING):
                 yield PlannedResource(f"{T_PROJECT}${kind}", f"{name}-reconciler", proj.key)
+            if proj.identity_namespace is not None:
+                yield PlannedResource(f"{T_PROJECT}${T_SERVICE_ACCOUNT}", f"{name}-remote-identity", proj.key)
             for j, sp in enumerate(proj.sources):
                 key = f"{proj.key}.sources[{j}]"
                 name = f"{component}-source-{proj.name}.{sp.source.name}"
@@ -363,6 +372,9 @@ def plan(workspaces: Sequence[config.Workspace], projects: Sequence[config.Proje
                 service_account=service_account_name(proj.name),
                 clusters=selected,
                 sources=tuple(sources),
+                identity_namespace=ws.namespace
+                if any(t.kubeconfig_secret for sp in sources for t in sp.targets)
+                else None,
             )
         )
     layout = TenancyPlan(planned, tuple(out), tuple(warnings))

@@ -185,3 +185,27 @@ def test_every_object_takes_its_fields_back_from_other_field_managers(graph: Gra
     assert len(objects) > 50
     for r in objects:
         assert r.inputs["metadata"].get("annotations", {}).get("pulumi.com/patchForce") == "true", r.name
+
+
+def test_every_impersonated_account_exists_where_flux_looks_for_it(graph: Graph) -> None:
+    """kustomize-controller impersonates ``system:serviceaccount:<the Kustomization's namespace>:<serviceAccountName>``
+    (also on a remote cluster, through ``kubeConfig``), and when a Kustomization is deleted it prunes what it
+    applied only if that account exists on the management cluster in the Kustomization's namespace (fluxcd/pkg
+    ``Impersonator.CanImpersonate``; otherwise it logs "unable to prune objects" and leaves them). So every
+    account a Kustomization names is a ServiceAccount the stack keeps in that namespace, deleted after it."""
+    accounts = {
+        (obj["metadata"]["namespace"], obj["metadata"]["name"]): res
+        for res, obj in graph.k8s_objects()
+        if obj["kind"] == "ServiceAccount"
+    }
+    impersonating = [
+        (res, obj)
+        for res, obj in graph.k8s_objects()
+        if obj["kind"] == "Kustomization" and obj["spec"].get("serviceAccountName")
+    ]
+    remote = [res for res, obj in impersonating if "kubeConfig" in obj["spec"]]
+    assert remote, "the config must reach attached clusters for this check to mean anything"
+    for res, obj in impersonating:
+        key = (obj["metadata"]["namespace"], obj["spec"]["serviceAccountName"])
+        assert key in accounts, f"{res.name}: no ServiceAccount {key[1]} in {key[0]}: Flux could not prune on delete"
+        assert graph.depends_on(res, accounts[key]), f"{res.name} is not deleted before the account it impersonates"

@@ -34,7 +34,7 @@ def _graph(program, prefix: str = ""):  # type: ignore[no-untyped-def]
             {"name": "default", "clusters": [{"name": "lab-1", "kubeconfig": KUBECONFIG}]},
         ],
     }
-    cfg = config.parse(data, secret_keys=list(data), stack="dev")
+    cfg = config.parse(data, secret_keys=["workspaces"], stack="dev")
     return program(lambda: ManagementCluster("kommander", stack_plan.build(cfg)))
 
 
