@@ -26,6 +26,8 @@ from components.k8s import WAIT_READY, Component, meta
 TLS_SECRET = "kommander-traefik-certificate"
 CERTIFICATE = "kommander-traefik-certificate"
 ACME_ISSUER = "kommander-acme"
+#: The Secret cert-manager keeps the ACME account's private key in (cert-manager's namespace).
+ACME_ACCOUNT_SECRET = f"{ACME_ISSUER}-account"
 #: Don't wait for a resource's readiness (the provider's own await is skipped).
 SKIP_AWAIT = {"pulumi.com/skipAwait": "true"}
 
@@ -54,7 +56,7 @@ def acme_issuer_spec(acme: config.Acme) -> dict[str, object]:
         "acme": {
             "email": acme.email,
             "server": acme.server,
-            "privateKeySecretRef": {"name": f"{ACME_ISSUER}-account"},
+            "privateKeySecretRef": {"name": ACME_ACCOUNT_SECRET},
             "solvers": [{"http01": {"ingress": {"ingressClassName": acme.solverClass}}}],
         }
     }
