@@ -253,8 +253,9 @@ def select(
     cluster: str | None = None,
 ) -> tuple[Source, ...]:
     """The sources (and their Kustomizations) the filters keep; an unknown name raises, naming it."""
-    if workspace is not None and workspace not in {c.workspace for c in targets.clusters}:
-        raise _unknown("workspace", workspace, (c.workspace for c in targets.clusters))
+    workspaces = {w.name for w in targets.workspaces} | {c.workspace for c in targets.clusters}
+    if workspace is not None and workspace not in workspaces:
+        raise _unknown("workspace", workspace, workspaces)
     if cluster is not None and cluster not in {c.name for c in targets.clusters}:
         raise _unknown("cluster", cluster, (c.name for c in targets.clusters))
     if (

@@ -391,3 +391,13 @@ def test_events_and_failing_conditions(plan: ops.Targets, clusters: tuple[FakeKu
         ("", "e2", "Kustomization", "shop-api-e2", "Condition", "Missing", "not found"),
     ]
     assert ops.events(core, api, plan, "shop", "api", "e1")[0].name == "shop-api-e1"
+
+
+def test_a_workspace_without_clusters_is_known_and_selects_nothing() -> None:
+    """``--workspace lab`` on a workspace that exists but has no cluster yet is an empty view, not 'unknown'."""
+    raw = small()
+    raw["workspaces"].append({"name": "lab"})
+    plan = ops.targets(config.parse(raw, secret_keys=["workspaces", "projects"]))
+    assert ops.select(plan, workspace="lab") == ()
+    with pytest.raises(ops.UnknownTargetError, match="unknown workspace 'nope'"):
+        ops.select(plan, workspace="nope")
