@@ -197,8 +197,8 @@ class Run:
 
     def skip_checkpoints(self, skip: bool) -> None:
         """Run the engine with ``PULUMI_SKIP_CHECKPOINTS=true`` when ``skip`` (on the workspace's environment)."""
-        workspace = getattr(self.stack, "workspace", None)
-        if skip and workspace is not None:
+        if skip:
+            workspace = self.stack.workspace
             workspace.env_vars = {**workspace.env_vars, SKIP_CHECKPOINTS: "true"}
 
     # -- commands

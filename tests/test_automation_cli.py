@@ -34,6 +34,9 @@ class FakeStack:
 
     def __init__(self, changes: dict[str, int] | None = None, fail: bool = False) -> None:
         self.calls: list[tuple[str, dict[str, Any]]] = []
+        self.workspace = types.SimpleNamespace(env_vars={"PULUMI_CONFIG_PASSPHRASE": "p"})
+        self.engine_env: list[tuple[str, dict[str, str]]] = []
+        """The workspace's environment (what the engine process gets) at each command."""
         self.changes = changes if changes is not None else {"same": 3}
         self.fail = fail
         self.all_config: dict[str, ConfigValue] = {}
@@ -44,6 +47,7 @@ class FakeStack:
 
     def _run(self, name: str, kwargs: dict[str, Any]) -> None:
         self.calls.append((name, kwargs))
+        self.engine_env.append((name, dict(self.workspace.env_vars)))
         on_event: Callable[[EngineEvent], None] = kwargs["on_event"]
         on_event(
             EngineEvent(1, 0, resource_pre_event=ResourcePreEvent(StepEventMetadata(OpType.CREATE, NS_URN, "t", "")))
@@ -386,6 +390,38 @@ def test_a_locked_stack_says_how_to_unlock_and_who_holds_it() -> None:
         "the lock file with `pulumi cancel`. file:///work/p/.pulumi-state/.pulumi/locks/organization/kommander/dev/"
         "0b1c.json: created by ops@ci-7 (pid 4242) at 2026-12-03T15:00:00Z"
     )
+
+
+@pytest.mark.parametrize(
+    ("argv", "skipped"),
+    [
+        (["preview"], True),  # a preview persists nothing: the per-step state writes are pure cost
+        (["up"], False),  # an up writes the state after every step unless asked not to (recovery of a kill)
+        (["up", "--skip-checkpoints"], True),
+        (["refresh"], False),
+        (["refresh", "--skip-checkpoints"], True),
+        (["destroy", "--skip-checkpoints"], True),
+    ],
+)
+def test_the_engine_skips_checkpoints_for_a_preview_and_when_asked(
+    monkeypatch: pytest.MonkeyPatch, project: Path, argv: list[str], skipped: bool
+) -> None:
+    stack = FakeStack()
+    run = Driver(monkeypatch, project, stack)
+    assert run(argv[0], "--stack", "dev", *argv[1:])[0] == cli.OK
+    ((command, env),) = stack.engine_env
+    assert command == argv[0]
+    assert env.get("PULUMI_SKIP_CHECKPOINTS") == ("true" if skipped else None)
+    assert env["PULUMI_CONFIG_PASSPHRASE"] == "p", "the rest of the engine's environment is kept"
+
+
+def test_skip_checkpoints_is_not_an_option_of_preview(
+    monkeypatch: pytest.MonkeyPatch, project: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    run = Driver(monkeypatch, project, FakeStack())
+    with pytest.raises(SystemExit) as exited:
+        run("preview", "--stack", "dev", "--skip-checkpoints")
+    assert exited.value.code == 2 and "--skip-checkpoints" in capsys.readouterr().err
 
 
 def test_refresh_and_outputs(run: Driver, stack: FakeStack) -> None:
