@@ -211,3 +211,34 @@ def test_publisher_killed_in_the_middle_of_a_push(interrupted: Stack, env: Env, 
     ).stdout.strip()
     assert count == "1"
     assert_converged(interrupted, kube)
+
+
+def test_engine_killed_during_an_up_that_skips_checkpoints(interrupted: Stack, env: Env, kube) -> None:  # type: ignore[no-untyped-def]
+    """``up --skip-checkpoints`` (README, State writes) killed while it creates four more projects: the state is
+    the one from before that ``up``, and the README's steps converge, taking over what the killed run created
+    (nothing lost, no duplicate)."""
+    before = kubernetes_objects(interrupted)
+    cfg = prodlike.config(env, "interrupt", projects=10, sources=2, clusters=2)  # the same two workspaces
+    cfg["kommander:applicationsPath"] = str(catalog(env))
+    prodlike.reconfigure(interrupted, cfg)
+    core = client.CoreV1Api(kube)
+    new = {f"p{p}" for p in range(6, 10)}
+
+    def created() -> int:
+        return len(new & {ns.metadata.name for ns in core.list_namespace().items})
+
+    proc = interrupted.start("up", "--json", "--skip-checkpoints")
+    try:
+        wait_for(lambda: created() >= 2 or proc.poll() is not None, 300, "the new projects' namespaces")
+        time.sleep(1.0)
+    finally:
+        interrupted.kill(proc)
+    assert proc.returncode != 0, "the up finished before it could be interrupted"
+    assert kubernetes_objects(interrupted) == before, "a killed up that skips checkpoints recorded something"
+    assert created() >= 2, "the killed run created nothing to take over"
+
+    for step in recover(interrupted):
+        assert step.code == 0, f"recovery step failed: {step}"
+    assert_converged(interrupted, kube)
+    namespaces = {obj.split("/")[-1] for t, obj in kubernetes_objects(interrupted) if t.endswith(":Namespace")}
+    assert new <= namespaces
