@@ -1,5 +1,6 @@
 """Interrupted updates and their recovery: the engine SIGKILLed in the middle of an ``up`` that creates many
-resources, and the repository publisher SIGKILLed in the middle of its push; then the README's recovery
+resources, the repository publisher SIGKILLed in the middle of its push, and an ``up --skip-checkpoints``
+SIGKILLed while it creates projects; then the README's recovery
 (Operations, "An interrupted up") converges with nothing lost and no duplicate object on the server.
 In order, one stack.
 
