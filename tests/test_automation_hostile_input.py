@@ -53,6 +53,11 @@ class Driver:
         driver = self
 
         class Stack:
+            def __init__(self) -> None:
+                import types
+
+                self.workspace = types.SimpleNamespace(env_vars={})
+
             def preview(self, **kwargs: Any) -> Any:
                 driver.calls.append("preview")
                 from pulumi.automation import PreviewResult
@@ -323,6 +328,10 @@ def test_ctrl_c_anywhere_is_exit_130_in_one_line(
     assert one_error_line(capsys) == "error: interrupted"
 
 
+def _sigint_default() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def test_sigint_to_the_real_entry_point_exits_130(tmp_path: Path) -> None:
     """``python -m automation`` waiting on a download that never answers; SIGINT: one line, exit 130."""
     silent = socket.create_server(("127.0.0.1", 0))
@@ -351,6 +360,10 @@ def test_sigint_to_the_real_entry_point_exits_130(tmp_path: Path) -> None:
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        # as in a terminal: SIGINT at its default. A runner may have started this suite with SIGINT ignored (a
+        # background job of a non-interactive shell, a pytest-xdist worker); Python keeps an inherited SIG_IGN,
+        # so the CLI would rightly ignore the Ctrl-C this test sends.
+        preexec_fn=_sigint_default,
     )
     try:
         assert connected.wait(60), "the CLI never tried to download"

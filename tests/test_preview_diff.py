@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 import shutil
+import types
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -37,6 +38,9 @@ STEP = {
 
 
 class Stack:
+    def __init__(self) -> None:
+        self.workspace = types.SimpleNamespace(env_vars={})
+
     def preview(self, **kwargs: Any) -> PreviewResult:
         on_event: Callable[[EngineEvent], None] = kwargs["on_event"]
         on_event(EngineEvent.from_json(STEP))
