@@ -176,7 +176,7 @@ def _no_collisions(objects: Iterable[tenancy_plan.PlannedObject]) -> None:
 
 
 def _platform_services(
-    cfg: StackConfig, apps: dict[str, cat.CatalogApp]
+    cfg: StackConfig, apps: dict[str, cat.CatalogApp], variables: dict[str, str]
 ) -> dict[str, tuple[dict[str, Any], dict[str, Any]]]:
     """ChartMuseum's and Gatekeeper's objects, which Pulumi applies from their catalog files (rendered once)."""
     out = {}
@@ -186,9 +186,7 @@ def _platform_services(
         if entry is None or entry.folder is None or version not in entry.versions:
             continue  # the app plan names what is missing
         try:
-            out[app] = platform_services.release_objects(
-                app, version, app_deployment.app_variables(cfg), entry.folder.parent.parent
-            )
+            out[app] = platform_services.release_objects(app, version, variables, entry.folder.parent.parent)
         except (cat.CatalogError, cat.SubstitutionError, ValueError, KeyError, FileNotFoundError) as exc:
             raise ConfigError(
                 f"kommander:versions.{field}: {entry.version_path(version)} cannot be applied by Pulumi "
@@ -207,7 +205,8 @@ def build(cfg: StackConfig) -> StackPlan:
     platform = tuple(
         (p.app, p.version) for p in plans if p.core and apps[p.app].path.startswith(repository_content.PLATFORM_DIR)
     )
-    releases = _platform_services(cfg, apps)
+    catalog_variables = app_deployment.app_variables(cfg)
+    releases = _platform_services(cfg, apps, catalog_variables)
     content = repository_content.ContentSpec(
         str(catalog.root.resolve()),
         catalog.layout,
@@ -243,7 +242,7 @@ def build(cfg: StackConfig) -> StackPlan:
         content,
         repository_content.content_digest(files),
         variables,
-        app_deployment.app_variables(cfg),
+        catalog_variables,
         repositories,
         releases,
         platform_services.excluded_namespaces(cfg, tenancy),
