@@ -55,13 +55,12 @@ import yaml
 
 from components import config, tenancy_plan
 from components.config import ConfigError
+from components.tenancy_plan import REQUESTED_AT
 
 HOST_CLUSTER = tenancy_plan.HOST_CLUSTER
 KUSTOMIZATIONS = ("kustomize.toolkit.fluxcd.io", "v1", "kustomizations")
 GIT_REPOSITORIES = ("source.toolkit.fluxcd.io", "v1", "gitrepositories")
 HELM_RELEASES = ("helm.toolkit.fluxcd.io", "v2", "helmreleases")
-#: The annotation ``flux reconcile`` sets (Flux's ``meta.ReconcileRequestAnnotation``).
-REQUESTED_AT = "reconcile.fluxcd.io/requestedAt"
 #: (connect, read) seconds for every request: an unreachable cluster fails fast.
 REQUEST_TIMEOUT = (5, 20)
 #: Condition types whose ``True`` means trouble (Flux's abnormal-polarity conditions).

@@ -6,7 +6,8 @@ the ``management`` GitRepository with its credentials Secret, and the
 decryption (``sops-age``) and substitution from ``substitution-vars``. The commit the
 ManagementRepository pushed is passed in as data: it is set as the objects'
 ``reconcile.fluxcd.io/requestedAt`` annotation, so Flux reconciles each new commit
-at once and the objects are ordered after the content.
+at once, the objects are ordered after the content, and the provider waits until Flux
+has handled that commit (:func:`components.k8s.wait_handled`).
 """
 
 from __future__ import annotations
@@ -20,14 +21,13 @@ from components import config
 from components.app_versions import SUBSTITUTION_VARS
 from components.cert_manager import CA_NAME
 from components.ingress import tls_secret_name
-from components.k8s import WAIT_FOR_TERMINATION, WAIT_READY, Component, meta, object_name
+from components.k8s import WAIT_FOR_TERMINATION, Component, meta, object_name, wait_handled
 from components.tenancy_plan import MANAGEMENT_SOURCE
 
 VARS = SUBSTITUTION_VARS
 REPOSITORY = MANAGEMENT_SOURCE
 KUSTOMIZATION = "apps-kommander"
 CREDENTIALS = "management-git-credentials"
-REQUESTED_AT = "reconcile.fluxcd.io/requestedAt"
 
 
 @dataclass(frozen=True)
@@ -100,7 +100,7 @@ class FluxConfiguration(Component):
             string_data={"username": args.username, "password": pulumi.Output.secret(args.password)},
             opts=self.child(),
         )
-        requested = {**WAIT_READY, REQUESTED_AT: args.revision}
+        requested = wait_handled(args.revision)
         self.repository = k8s.apiextensions.CustomResource(
             f"{name}-repository",
             api_version="source.toolkit.fluxcd.io/v1",

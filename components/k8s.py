@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import copy
+import json
 from collections.abc import Mapping
 from typing import Any
 
 import pulumi
 
-from components.tenancy_plan import MANAGEMENT_SOURCE
+from components.tenancy_plan import MANAGEMENT_SOURCE, REQUESTED_AT
 
 #: Annotation that makes the provider wait for a custom resource's Ready condition.
 WAIT_READY = {"pulumi.com/waitFor": "condition=Ready"}
@@ -21,6 +22,21 @@ WAIT_FOR_TERMINATION = "WaitForTermination"
 PATCH_FORCE = {"pulumi.com/patchForce": "true"}
 #: Label carried by everything this stack creates.
 MANAGED_BY = {"app.kubernetes.io/managed-by": "kommander-pulumi"}
+
+
+def wait_handled(request: pulumi.Input[str]) -> dict[str, pulumi.Input[str]]:
+    """Annotations asking Flux to reconcile an object for ``request`` (a token, e.g. the commit just published) and
+    making the provider wait until Flux has: ``Ready`` for the current generation and ``request`` recorded as
+    ``status.lastHandledReconcileAt``, what ``flux reconcile`` waits for.
+
+    ``condition=Ready`` alone is not enough here: a new request changes only the annotation, not the generation, so
+    the object is already Ready (from the previous request) when the provider starts waiting. The provider then records
+    the object before Flux took the request, or an informer's older copy of it (older annotation), which the next
+    preview reports as a change."""
+    handled = pulumi.Output.from_input(request).apply(
+        lambda token: json.dumps(["condition=Ready", f"jsonpath={{.status.lastHandledReconcileAt}}={token}"])
+    )
+    return {"pulumi.com/waitFor": handled, REQUESTED_AT: request}
 
 
 def repository_path(path_prefix: str, *parts: str) -> str:

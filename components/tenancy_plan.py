@@ -48,6 +48,9 @@ LABEL_CLUSTER_NAME = "kommander.d2iq.io/cluster-name"
 MAX_NAME = 63
 #: The Flux GitRepository (flux namespace) of the management repository.
 MANAGEMENT_SOURCE = "management"
+#: Flux's reconcile request: a new value makes the controller reconcile the object at once and record the value as
+#: ``status.lastHandledReconcileAt`` (fluxcd/pkg ``meta.ReconcileRequestAnnotation``); ``flux reconcile`` sets it.
+REQUESTED_AT = "reconcile.fluxcd.io/requestedAt"
 #: Where the management repository holds the manifest of one namespace (``${namespace}``, ``${workspace}``).
 NAMESPACE_BOOTSTRAP = "bootstrap/namespace"
 #: The Role and RoleBinding in a workspace namespace that let kustomize-controller read the kubeconfigs.

@@ -9,6 +9,7 @@ paths of inputs that were sent as secrets.
 from __future__ import annotations
 
 import copy
+import hashlib
 import json
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -147,6 +148,9 @@ class Mocks(pulumi_mocks.Mocks):
             state["result"] = f"mock-password-{args.name}-{state.get('length', 0)}"
         if args.typ == "random:index/randomString:RandomString":
             state["result"] = f"mock{args.name}".replace("-", "")[: int(state.get("length", 8))]
+        if args.typ == "pulumi-python:dynamic:Resource" and {"url", "branch", "digest"} <= state.keys():
+            # the repository publisher answers with the commit it pushed (a SHA-1 that follows the content)
+            state["commit"] = hashlib.sha1(f"{args.name}:{state['digest']}".encode()).hexdigest()
         return f"{args.name}-id", state
 
     def call(self, args: pulumi_mocks.MockCallArgs) -> tuple[dict[str, Any], list[tuple[str, str]] | None]:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+import re
+
 from components import config, stack_plan
 from components.flux_configuration import substitution_variables
 from components.management_cluster import ManagementCluster
@@ -26,7 +29,15 @@ def test_objects_validate_and_depend_on_content_flux_and_key(program) -> None:
         assert graph.depends_on(obj, content), f"{obj.name} must wait for the repository content"
         assert graph.depends_on(obj, flux), f"{obj.name} must wait for Flux"
         assert graph.depends_on(obj, key)
-        assert obj.inputs["metadata"]["annotations"]["pulumi.com/waitFor"] == "condition=Ready"
+        annotations = obj.inputs["metadata"]["annotations"]
+        commit = annotations["reconcile.fluxcd.io/requestedAt"]
+        assert re.fullmatch("[0-9a-f]{40}", commit), f"{obj.name} must ask Flux for the published commit: {commit}"
+        # Ready alone is satisfied by the previous request's status (an annotation change keeps the generation);
+        # the provider must also see Flux's record of this request (the field ``flux reconcile`` waits for)
+        assert json.loads(annotations["pulumi.com/waitFor"]) == [
+            "condition=Ready",
+            f"jsonpath={{.status.lastHandledReconcileAt}}={commit}",
+        ]
     assert graph.depends_on(content, gitea) and graph.depends_on(content, key)
     assert not graph.depends_on(content, kustomization)
 

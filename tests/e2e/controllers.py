@@ -6,8 +6,10 @@ its ``Ready`` condition is ``True`` for the object's current generation. :class:
 and, for every object of those kinds, writes the status the real controller writes when it succeeds:
 
 - Flux objects (GitRepository, HelmRepository, OCIRepository, Bucket, Kustomization, HelmRelease):
-  ``observedGeneration`` and a ``Ready=True`` condition (reason ``Succeeded``) with its ``observedGeneration``; a
-  suspended object is left alone, as Flux leaves it (a suspended object is never reconciled);
+  ``observedGeneration`` and a ``Ready=True`` condition (reason ``Succeeded``) with its ``observedGeneration``, and
+  a reconcile request handled as Flux handles it: a new ``reconcile.fluxcd.io/requestedAt`` value (an annotation
+  change, no new generation) is reconciled and recorded as ``status.lastHandledReconcileAt``; a suspended object is
+  left alone, as Flux leaves it (a suspended object is never reconciled);
 - cert-manager (ClusterIssuer, Issuer, Certificate): ``Ready=True``; for a Certificate also the Secret it names
   (``kubernetes.io/tls`` with ``tls.crt``, ``tls.key`` and ``ca.crt``), self-signed for its common name;
 - Gatekeeper (ConstraintTemplate): ``status.created: true``.
@@ -32,6 +34,8 @@ from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
 FLUX_GROUPS = ("source.toolkit.fluxcd.io", "kustomize.toolkit.fluxcd.io", "helm.toolkit.fluxcd.io")
+#: Flux's reconcile request annotation (fluxcd/pkg ``meta.ReconcileRequestAnnotation``).
+REQUESTED_AT = "reconcile.fluxcd.io/requestedAt"
 CERT_MANAGER_GROUP = "cert-manager.io"
 GATEKEEPER_GROUP = "templates.gatekeeper.sh"
 READY_KINDS = {
@@ -78,6 +82,9 @@ def is_ready(obj: dict[str, Any]) -> bool:
     if obj["kind"] == "ConstraintTemplate":
         return bool(status.get("created"))
     conditions = status.get("conditions") or []
+    request = (obj["metadata"].get("annotations") or {}).get(REQUESTED_AT)
+    if obj["apiVersion"].split("/")[0] in FLUX_GROUPS and request and status.get("lastHandledReconcileAt") != request:
+        return False
     return status.get("observedGeneration") == generation and any(
         c.get("type") == "Ready" and c.get("status") == "True" and c.get("observedGeneration") == generation
         for c in conditions
@@ -147,6 +154,9 @@ class StatusWriter:
         else:
             status["observedGeneration"] = generation
             status["conditions"] = [ready_condition(generation)]
+            request = (meta.get("annotations") or {}).get(REQUESTED_AT)
+            if kind.group in FLUX_GROUPS and request:
+                status["lastHandledReconcileAt"] = request
             if kind.kind == "Kustomization":
                 status["lastAppliedRevision"] = "stand-in"
             if kind.kind == "Certificate":

@@ -31,8 +31,10 @@ from automation import backend  # noqa: E402
 COMMAND_TIMEOUT = 900
 
 
-@dataclass
+@dataclass(repr=False)
 class Result:
+    """A driver command's exit status and output; its repr is the output's tail, so a failed assertion shows it."""
+
     code: int
     stdout: str
     stderr: str
@@ -43,6 +45,8 @@ class Result:
 
     def __str__(self) -> str:
         return f"exit {self.code}\nstdout:\n{self.stdout[-3000:]}\nstderr:\n{self.stderr[-6000:]}"
+
+    __repr__ = __str__
 
 
 @dataclass

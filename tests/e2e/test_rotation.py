@@ -18,6 +18,7 @@ from kubernetes import client
 from stack import Env, Stack
 
 from components import gitrepo
+from components.tenancy_plan import REQUESTED_AT
 
 SECRET_FILE = f"{gitrepo.SECRETS_DIR}/{gitrepo.GITEA_SECRET}.enc.yaml"
 
@@ -91,6 +92,20 @@ def flux_can_decrypt(env: Env, kube) -> str:  # type: ignore[no-untyped-def]
     return str(doc["stringData"]["password"])
 
 
+def flux_took_the_commit(stack: Stack) -> None:
+    """The ``up`` that published a commit waited for Flux to take it: the ``management`` GitRepository and the
+    ``apps-kommander`` Kustomization the state records ask Flux for that commit (``reconcile.fluxcd.io/requestedAt``)
+    and show it handled (``status.lastHandledReconcileAt``, what ``flux reconcile`` waits for)."""
+    resources = {r["urn"].rsplit("::", 1)[1]: r for r in json.loads(stack.export())["deployment"]["resources"]}
+    commit = resources["kommander-management-repository-content"]["outputs"]["commit"]
+    for name in ("kommander-flux-configuration-repository", "kommander-flux-configuration-kustomization"):
+        recorded = resources[name]["outputs"]
+        assert recorded["metadata"]["annotations"][REQUESTED_AT] == commit, f"{name} asks for another commit"
+        assert (recorded.get("status") or {}).get("lastHandledReconcileAt") == commit, (
+            f"{name}: the state records it before Flux took {commit}: {recorded.get('status')}"
+        )
+
+
 def test_rotate_the_age_key(rotated: Stack, env: Env, kube, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     old_key = secret(kube, "kommander-flux", "sops-age")["age.agekey"]
     old_file = published(env, SECRET_FILE)
@@ -110,6 +125,7 @@ def test_rotate_the_age_key(rotated: Stack, env: Env, kube, tmp_path: Path) -> N
     state = {r["urn"]: r for r in json.loads(rotated.export())["deployment"]["resources"]}
     assert state[urn].get("protect"), "the new key is not protected"
     assert state[urn_of(rotated, "kommander-sops-age-secret")].get("protect"), "sops-age is not protected"
+    flux_took_the_commit(rotated)
     after = rotated.run("preview", "--expect-no-changes", "--diff")
     assert after.code == 0, after
 
@@ -127,4 +143,5 @@ def test_rotate_the_gitea_password(rotated: Stack, env: Env, kube, tmp_path: Pat
     state = {r["urn"]: r for r in json.loads(rotated.export())["deployment"]["resources"]}
     assert state[urn].get("protect"), "the new password is not protected"
     assert state[urn_of(rotated, "kommander-gitea-admin")].get("protect"), "gitea-admin is not protected"
+    flux_took_the_commit(rotated)
     assert rotated.run("preview", "--expect-no-changes", "--json").code == 0
