@@ -13,7 +13,6 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, replace
-from pathlib import Path
 from typing import Any
 
 from components import (
@@ -62,11 +61,6 @@ class StackPlan:
     objects: tuple[tenancy_plan.PlannedObject, ...]
     """Every Kubernetes object the stack applies itself on the management cluster (not what Flux or Helm apply
     from it), with the config key that makes it: two with one kind, namespace and name are a config error."""
-
-    def root_of(self, app: str) -> Path:
-        """The catalog root an app's files are read from (this project's, or the user's)."""
-        folder = self.apps[app].folder
-        return folder.parent.parent if folder is not None else cat.DEFAULT_ROOT
 
 
 def _catalog(cfg: StackConfig) -> tuple[cat.Catalog, dict[str, cat.CatalogApp], bool]:
