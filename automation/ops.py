@@ -252,7 +252,7 @@ def select(
     cluster: str | None = None,
 ) -> tuple[Source, ...]:
     """The sources (and their Kustomizations) the filters keep; an unknown name raises, naming it."""
-    workspaces = {w.name for w in targets.workspaces} | {c.workspace for c in targets.clusters}
+    workspaces = {w.name for w in targets.workspaces}  # every cluster's among them: both come from the layout
     if workspace is not None and workspace not in workspaces:
         raise _unknown("workspace", workspace, workspaces)
     if cluster is not None and cluster not in {c.name for c in targets.clusters}:

@@ -16,6 +16,7 @@ import subprocess
 import sys
 import threading
 import time
+import types
 from pathlib import Path
 from typing import Any
 
@@ -54,8 +55,6 @@ class Driver:
 
         class Stack:
             def __init__(self) -> None:
-                import types
-
                 self.workspace = types.SimpleNamespace(env_vars={})
 
             def preview(self, **kwargs: Any) -> Any:

@@ -75,6 +75,13 @@ def ready_condition(generation: int, reason: str = "Succeeded") -> dict[str, Any
     }
 
 
+def reconcile_request(obj: dict[str, Any]) -> str | None:
+    """The ``reconcile.fluxcd.io/requestedAt`` value of a Flux object (None: none, or not a Flux object)."""
+    if obj["apiVersion"].split("/")[0] not in FLUX_GROUPS:
+        return None
+    return (obj["metadata"].get("annotations") or {}).get(REQUESTED_AT) or None
+
+
 def is_ready(obj: dict[str, Any]) -> bool:
     """Whether ``obj`` already carries the status this writer would write."""
     status = obj.get("status") or {}
@@ -82,8 +89,8 @@ def is_ready(obj: dict[str, Any]) -> bool:
     if obj["kind"] == "ConstraintTemplate":
         return bool(status.get("created"))
     conditions = status.get("conditions") or []
-    request = (obj["metadata"].get("annotations") or {}).get(REQUESTED_AT)
-    if obj["apiVersion"].split("/")[0] in FLUX_GROUPS and request and status.get("lastHandledReconcileAt") != request:
+    request = reconcile_request(obj)
+    if request and status.get("lastHandledReconcileAt") != request:
         return False
     return status.get("observedGeneration") == generation and any(
         c.get("type") == "Ready" and c.get("status") == "True" and c.get("observedGeneration") == generation
@@ -154,8 +161,7 @@ class StatusWriter:
         else:
             status["observedGeneration"] = generation
             status["conditions"] = [ready_condition(generation)]
-            request = (meta.get("annotations") or {}).get(REQUESTED_AT)
-            if kind.group in FLUX_GROUPS and request:
+            if request := reconcile_request(obj):
                 status["lastHandledReconcileAt"] = request
             if kind.kind == "Kustomization":
                 status["lastAppliedRevision"] = "stand-in"
